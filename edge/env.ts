@@ -8,15 +8,3 @@ export interface Env {
   readonly DB: D1Database;
   readonly AUTH_SECRET: string;
 }
-
-declare global {
-  namespace Cloudflare {
-    interface Env {
-      readonly SKU: DurableObjectNamespace<SkuAuthority>;
-      readonly CART: DurableObjectNamespace<CartCoordinator>;
-      readonly DB: D1Database;
-      readonly AUTH_SECRET: string;
-      readonly TEST_MIGRATIONS: { name: string; queries: string[] }[];
-    }
-  }
-}

@@ -22,7 +22,7 @@ export type ProblemKind =
   | "insufficient_stock"
   | "hold_expired"
   | "idempotency_key_reused"
-  | "request_in_progress"
+  | "barcode_in_use"
   | "overloaded"
   | "unavailable"
   | "internal";
@@ -52,7 +52,7 @@ export const PROBLEMS = {
   insufficient_stock: { status: 409, title: "Not enough stock available", retryable: true },
   hold_expired: { status: 409, title: "A hold expired and its stock is gone", retryable: false },
   idempotency_key_reused: { status: 409, title: "Idempotency-Key reused with a different request", retryable: false },
-  request_in_progress: { status: 409, title: "A request with this Idempotency-Key is still in progress", retryable: true },
+  barcode_in_use: { status: 409, title: "The barcode belongs to another SKU", retryable: false },
   overloaded: { status: 429, title: "Too many requests", retryable: true },
   unavailable: { status: 503, title: "Temporarily unavailable", retryable: true },
   internal: { status: 500, title: "Internal error", retryable: true },
@@ -70,7 +70,7 @@ export interface Problem {
   readonly extra?: Readonly<Record<string, unknown>>;
 }
 
-export const problem = (kind: ProblemKind, detail: string, extra?: Record<string, unknown>): Problem =>
+export const problem = (kind: ProblemKind, detail: string, extra?: Readonly<Record<string, unknown>>): Problem =>
   extra === undefined ? { kind, detail } : { kind, detail, extra };
 
 export const problemType = (kind: ProblemKind): string => kind.replaceAll("_", "-");

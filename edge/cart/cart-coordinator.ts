@@ -1,0 +1,325 @@
+/**
+ * CartCoordinator: one Durable Object per cart. It owns what no single SKU object can: who the
+ * cart belongs to, which holds (across SKUs) it has, all-or-nothing across SKUs, and the answers
+ * to Idempotency-Keys for cart requests. Operations on one cart run one at a time (`serial`), so a
+ * checkout cannot interleave with a hold or a release of the same cart.
+ *
+ * Holding:  group lines by SKU → each SKU object holds its lines atomically → if any SKU says no,
+ *           release what the others granted and answer 409 naming the short lines.
+ * Checkout: prepare (each SKU pins its live holds for `CHECKOUT_PIN_MS`, re-holds expired ones if
+ *           stock allows) → if any line is lost, 409 hold-expired and nothing is sold → commit
+ *           (each hold becomes a movement loc → customer) → the cart is checked out, and every
+ *           later checkout of it answers with the same order.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { HoldLine } from "../../ledger/rules/holds";
+import type { Env } from "../env";
+import { problem, type Problem } from "../http/problem";
+import type { HoldLineShort, HoldView, IdempotencyInput } from "../sku/sku-authority";
+import { skuAuthority, type SkuApi } from "../stubs";
+import { CartStorage, type CartHold } from "./cart-storage";
+
+/** How long checkout pins a hold while it commits the cart's other SKUs. */
+export const CHECKOUT_PIN_MS = 60_000;
+
+export type CartReply = { readonly ok: true; readonly status: 200 | 201; readonly body: unknown } | { readonly ok: false; readonly problem: Problem };
+
+export interface CartLine {
+  readonly sku: string;
+  readonly qty: number;
+  readonly location?: string | undefined;
+}
+
+interface Caller {
+  readonly cartId: string;
+  readonly owner: string;
+}
+
+const newRequestId = (): string => crypto.randomUUID().replaceAll("-", "").slice(0, 20);
+
+const notFound = (cartId: string): CartReply => ({ ok: false, problem: problem("cart_not_found", `cart ${cartId} does not exist`) });
+
+export class CartCoordinator extends DurableObject<Env> {
+  /** The clock. Tests move it forward. */
+  now: () => number = () => Date.now();
+
+  private readonly store: CartStorage;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new CartStorage(ctx.storage.sql);
+  }
+
+  async addHolds(req: Caller & { lines: readonly CartLine[]; ttlMs: number; idempotency: IdempotencyInput | null }): Promise<CartReply> {
+    return this.serial(async () => {
+      const cart = this.store.cart();
+      if (cart !== undefined && cart.owner !== req.owner) return notFound(req.cartId);
+      return this.idempotent("holds", req.owner, req.idempotency, async (requestId) => {
+        if (cart?.state === "checked_out") return { ok: false, problem: problem("cart_checked_out", `cart ${req.cartId} has been checked out; start a new cart`) };
+        const bySku = groupBySku(req.lines);
+        const replies = await Promise.all(
+          [...bySku].map(async ([sku, lines]) => ({ sku, lines, reply: await this.sku(sku).hold({ sku, cartId: req.cartId, requestId, lines, ttlMs: req.ttlMs }) })),
+        );
+        const failed = replies.filter((r) => !r.reply.ok);
+        if (failed.length > 0) {
+          await Promise.all(replies.flatMap((r) => (r.reply.ok ? [this.sku(r.sku).release({ holdIds: r.reply.holds.map((h) => h.holdId) })] : [])));
+          return { ok: false, problem: holdRefusal(req.lines, failed.map((f) => f.reply).filter((r) => !r.ok)) };
+        }
+        const nowMs = this.now();
+        const granted = replies.flatMap((r) => (r.reply.ok ? r.reply.holds.map((h) => ({ sku: r.sku, ...h })) : []));
+        this.ctx.storage.transactionSync(() => {
+          this.store.createCart(req.cartId, req.owner, nowMs);
+          for (const h of granted) this.store.putHold(toCartHold(h.sku, h), nowMs);
+        });
+        const expiresAt = granted.map((h) => h.expiresAt).sort()[0] ?? null;
+        return {
+          ok: true,
+          status: 201,
+          body: { cartId: req.cartId, expiresAt, holds: granted.map((h) => ({ holdId: h.holdId, sku: h.sku, location: h.location, qty: h.qty, expiresAt: h.expiresAt })) },
+        };
+      });
+    });
+  }
+
+  async view(req: Caller): Promise<CartReply> {
+    return this.serial(async () => {
+      const cart = this.store.cart();
+      if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
+      return { ok: true, status: 200, body: this.describe() };
+    });
+  }
+
+  async checkout(req: Caller & { idempotency: IdempotencyInput | null }): Promise<CartReply> {
+    return this.serial(async () => {
+      const cart = this.store.cart();
+      if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
+      return this.idempotent("checkout", req.owner, req.idempotency, async (requestId) => {
+        // A cart is sold once: every later checkout, with or without a key, gets the same order.
+        if (cart.state === "checked_out") return { ok: true, status: 200, body: cart.order };
+        const open = this.store.holds().filter((h) => h.state === "active");
+        if (open.length === 0) return { ok: false, problem: problem("cart_empty", `cart ${req.cartId} has no holds to check out`) };
+        const orderId = cart.orderId ?? `ord_${newRequestId()}`;
+        this.store.setOrderId(orderId);
+
+        const prepared = await this.prepare(req.cartId, requestId, open);
+        if (prepared.lost.length > 0) {
+          return {
+            ok: false,
+            problem: problem("hold_expired", "a hold in the cart expired and its stock is no longer available; nothing was sold", {
+              lines: prepared.lost.map((h) => ({ sku: h.sku, location: h.location, qty: h.qty, holdId: h.holdId, available: h.available })),
+            }),
+          };
+        }
+        const sold = await this.commit(orderId, prepared.live);
+        const unsold = sold.filter((h) => h.state !== "committed");
+        if (unsold.length > 0) {
+          // Only reachable if a commit ran more than CHECKOUT_PIN_MS after its prepare.
+          return {
+            ok: false,
+            problem: problem("hold_expired", "some holds expired while the order was being committed; the lines listed were not sold", {
+              lines: unsold.map((h) => ({ sku: h.sku, location: h.location, qty: h.qty, holdId: h.holdId })),
+            }),
+          };
+        }
+        const order = { orderId, cartId: req.cartId, lines: orderLines(sold) };
+        this.store.checkOut(order);
+        return { ok: true, status: 200, body: order };
+      });
+    });
+  }
+
+  async releaseAll(req: Caller): Promise<CartReply> {
+    return this.serial(async () => {
+      const cart = this.store.cart();
+      if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
+      const open = this.store.holds().filter((h) => h.state === "active");
+      const results = await Promise.all(
+        [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({ sku, reply: await this.sku(sku).release({ holdIds: holds.map((h) => h.holdId) }) })),
+      );
+      const nowMs = this.now();
+      let released = 0;
+      let units = 0;
+      this.ctx.storage.transactionSync(() => {
+        for (const { sku, reply } of results) {
+          for (const h of reply.holds) {
+            this.store.putHold(toCartHold(sku, h), nowMs);
+            if (h.state === "released") {
+              released += 1;
+              units += h.qty;
+            }
+          }
+        }
+      });
+      return { ok: true, status: 200, body: { cartId: req.cartId, released, units } };
+    });
+  }
+
+  private describe(): unknown {
+    const cart = this.store.cart();
+    const nowMs = this.now();
+    const holds = this.store.holds().map((h) => ({
+      holdId: h.holdId,
+      sku: h.sku,
+      location: h.location,
+      qty: h.qty,
+      expiresAt: new Date(h.expiresAtMs).toISOString(),
+      state: h.state === "active" && h.expiresAtMs <= nowMs ? "expired" : h.state,
+    }));
+    const live = holds.filter((h) => h.state === "active");
+    return {
+      cartId: cart?.cartId,
+      state: cart?.state,
+      ...(cart?.state === "checked_out" ? { order: cart.order } : {}),
+      expiresAt: live.map((h) => h.expiresAt).sort()[0] ?? null,
+      holds,
+    };
+  }
+
+  private async prepare(cartId: string, requestId: string, open: readonly CartHold[]): Promise<{ live: CartHold[]; lost: (CartHold & { available: number })[] }> {
+    const perSku = await Promise.all(
+      [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({
+        sku,
+        holds,
+        reply: await this.sku(sku).prepareCheckout({ sku, cartId, requestId, holdIds: holds.map((h) => h.holdId), pinMs: CHECKOUT_PIN_MS, ttlMs: CHECKOUT_PIN_MS }),
+      })),
+    );
+    const nowMs = this.now();
+    const live: CartHold[] = [];
+    const lost: (CartHold & { available: number })[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const { sku, holds, reply } of perSku) {
+        if (!reply.ok) {
+          lost.push(...holds.map((h) => ({ ...h, available: 0 })));
+          continue;
+        }
+        for (const [i, outcome] of reply.outcomes.entries()) {
+          const old = holds[i];
+          if (old === undefined) throw new Error(`prepare: no hold for outcome ${outcome.holdId}`);
+          if (!outcome.ok) {
+            this.store.putHold({ ...old, state: "expired" }, nowMs);
+            lost.push({ ...old, state: "expired", available: outcome.available });
+            continue;
+          }
+          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) this.store.putHold({ ...old, state: "expired" }, nowMs);
+          for (const h of outcome.holds) {
+            const ch = toCartHold(sku, h);
+            this.store.putHold(ch, nowMs);
+            live.push(ch);
+          }
+        }
+      }
+    });
+    return { live, lost };
+  }
+
+  private async commit(orderId: string, live: readonly CartHold[]): Promise<CartHold[]> {
+    const perSku = await Promise.all(
+      [...groupHoldsBySku(live)].map(async ([sku, holds]) => ({
+        sku,
+        reply: await this.sku(sku).commit({ sku, orderId, holdIds: holds.map((h) => h.holdId), source: "api:checkout" }),
+      })),
+    );
+    const nowMs = this.now();
+    const byId = new Map(live.map((h) => [h.holdId, h]));
+    const sold: CartHold[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const { reply } of perSku) {
+        for (const o of reply.outcomes) {
+          const h = byId.get(o.holdId);
+          if (h === undefined) throw new Error(`commit: unknown hold ${o.holdId}`);
+          const ended: CartHold = { ...h, state: o.state };
+          this.store.putHold(ended, nowMs);
+          sold.push(ended);
+        }
+      }
+    });
+    return sold;
+  }
+
+  /**
+   * Run a request once per Idempotency-Key: the same key and body get the stored reply; the same
+   * key with another body is refused. A request that failed with an exception stores nothing, so
+   * its retry runs again.
+   */
+  private async idempotent(op: string, owner: string, idem: IdempotencyInput | null, run: (requestId: string) => Promise<CartReply>): Promise<CartReply> {
+    if (idem === null) return run(newRequestId());
+    const key = `${op}:${owner}:${idem.key}`;
+    const seen = this.store.idempotency(key);
+    if (seen !== undefined && seen.fingerprint !== idem.fingerprint) {
+      return { ok: false, problem: problem("idempotency_key_reused", "this Idempotency-Key was used for a different request") };
+    }
+    if (seen !== undefined && seen.reply !== null) return seen.reply as CartReply;
+    const requestId = seen?.requestId ?? newRequestId();
+    if (seen === undefined) this.store.beginIdempotent(key, idem.fingerprint, requestId, this.now());
+    let reply: CartReply;
+    try {
+      reply = await run(requestId);
+    } catch (error) {
+      this.store.forgetIdempotent(key);
+      throw error;
+    }
+    this.store.finishIdempotent(key, reply);
+    return reply;
+  }
+
+  /** Run cart operations one at a time, in arrival order. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    // The chain only orders the work; each caller still receives its own result or error.
+    this.tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private sku(sku: string): SkuApi {
+    return skuAuthority(this.env, sku);
+  }
+}
+
+function groupBySku(lines: readonly CartLine[]): Map<string, HoldLine[]> {
+  const out = new Map<string, HoldLine[]>();
+  lines.forEach((l, lineIndex) => {
+    const list = out.get(l.sku) ?? [];
+    list.push({ lineIndex, qty: l.qty, location: l.location });
+    out.set(l.sku, list);
+  });
+  return out;
+}
+
+function groupHoldsBySku<H extends { sku: string }>(holds: readonly H[]): Map<string, H[]> {
+  const out = new Map<string, H[]>();
+  for (const h of holds) out.set(h.sku, [...(out.get(h.sku) ?? []), h]);
+  return out;
+}
+
+const toCartHold = (sku: string, h: HoldView): CartHold => ({
+  holdId: h.holdId,
+  sku,
+  location: h.location,
+  qty: h.qty,
+  expiresAtMs: Date.parse(h.expiresAt),
+  state: h.state,
+});
+
+function orderLines(sold: readonly CartHold[]): { sku: string; location: string; qty: number }[] {
+  const merged = new Map<string, { sku: string; location: string; qty: number }>();
+  for (const h of sold) {
+    const key = `${h.sku}\u0000${h.location}`;
+    const line = merged.get(key) ?? { sku: h.sku, location: h.location, qty: 0 };
+    merged.set(key, { ...line, qty: line.qty + h.qty });
+  }
+  return [...merged.values()];
+}
+
+/** The one problem for a refused hold request: unknown SKUs and locations first, then short lines. */
+function holdRefusal(lines: readonly CartLine[], failures: readonly { problem: Problem; short?: readonly HoldLineShort[] }[]): Problem {
+  const unknown = failures.find((f) => f.problem.kind !== "insufficient_stock");
+  if (unknown !== undefined) return unknown.problem;
+  const short = failures.flatMap((f) => f.short ?? []).sort((a, b) => a.lineIndex - b.lineIndex);
+  return problem("insufficient_stock", "not every line can be held; nothing was held", {
+    lines: short.map((s) => ({ sku: lines[s.lineIndex]?.sku ?? null, requested: s.requested, available: s.available })),
+  });
+}

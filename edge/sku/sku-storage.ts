@@ -1,0 +1,191 @@
+/**
+ * The SkuAuthority's storage: a narrow interface over the object's own SQLite. Every method is
+ * synchronous so that callers can read, decide and write inside one `transactionSync` with no
+ * await in between (a read-modify-write across an await loses updates under concurrency).
+ *
+ * Tables: `accounts` (balance of every account this SKU has touched, `loc:*` included), `held`
+ * (units claimed by active holds per location), `holds`, `outbox` (movements waiting for the
+ * ledger flush, written in the same transaction as the balances they change) and `dedupe`
+ * (answers to idempotent requests).
+ */
+import type { Hold, HoldState, LocationStock } from "../../ledger/rules/holds";
+import { applyMovement, type Movement } from "../../ledger/rules/movement";
+import type { DirectoryEntry } from "./directory";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY, balance INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held (location TEXT PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0));
+CREATE TABLE IF NOT EXISTS holds (
+  hold_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, location TEXT NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0), created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active','committed','released','expired')), ended_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS holds_due ON holds (state, expires_at);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dedupe (
+  key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dedupe_age ON dedupe (created_at);
+`;
+
+type HoldRow = {
+  hold_id: string;
+  cart_id: string;
+  location: string;
+  qty: number;
+  created_at: number;
+  expires_at: number;
+  state: HoldState;
+  ended_at: number | null;
+};
+
+const toHold = (r: HoldRow): Hold => ({
+  holdId: r.hold_id,
+  cartId: r.cart_id,
+  location: r.location,
+  qty: r.qty,
+  createdAtMs: r.created_at,
+  expiresAtMs: r.expires_at,
+  state: r.state,
+  endedAtMs: r.ended_at,
+});
+
+export interface DedupeRecord {
+  readonly fingerprint: string;
+  readonly response: unknown;
+}
+
+export class SkuStorage {
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(SCHEMA);
+  }
+
+  meta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  /** Stock of every location in the directory, and of any location that still has units here. */
+  stocks(directory: ReadonlyMap<string, DirectoryEntry>): LocationStock[] {
+    const onHand = new Map<string, number>();
+    for (const r of this.sql.exec<{ account: string; balance: number }>("SELECT account, balance FROM accounts WHERE account LIKE 'loc:%'")) {
+      onHand.set(r.account.slice(4), r.balance);
+    }
+    const held = new Map<string, number>();
+    for (const r of this.sql.exec<{ location: string; qty: number }>("SELECT location, qty FROM held")) held.set(r.location, r.qty);
+    const ids = new Set([...directory.keys(), ...onHand.keys(), ...held.keys()]);
+    return [...ids].sort().map((location) => {
+      const entry = directory.get(location);
+      return {
+        location,
+        kind: entry?.kind ?? "store",
+        onHand: onHand.get(location) ?? 0,
+        held: held.get(location) ?? 0,
+        // A location missing from the directory takes no new holds: all of its stock is reserved.
+        reserve: entry?.reserve ?? Number.MAX_SAFE_INTEGER,
+      };
+    });
+  }
+
+  balances(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.sql.exec<{ account: string; balance: number }>("SELECT account, balance FROM accounts")) out.set(r.account, r.balance);
+    return out;
+  }
+
+  hold(holdId: string): Hold | undefined {
+    const row = this.sql.exec<HoldRow>("SELECT * FROM holds WHERE hold_id = ?", holdId).toArray()[0];
+    return row === undefined ? undefined : toHold(row);
+  }
+
+  /** Holds whose id starts with `prefix` (which must end in "."), in id order. */
+  holdsWithPrefix(prefix: string): Hold[] {
+    if (!prefix.endsWith(".")) throw new Error(`holdsWithPrefix: prefix must end in ".", got ${prefix}`);
+    const upper = `${prefix.slice(0, -1)}/`; // "/" sorts right after "."
+    return this.sql.exec<HoldRow>("SELECT * FROM holds WHERE hold_id > ? AND hold_id < ? ORDER BY hold_id", prefix, upper).toArray().map(toHold);
+  }
+
+  activeHolds(): Hold[] {
+    return this.sql.exec<HoldRow>("SELECT * FROM holds WHERE state = 'active' ORDER BY expires_at").toArray().map(toHold);
+  }
+
+  dueHolds(nowMs: number, limit: number): Hold[] {
+    return this.sql
+      .exec<HoldRow>("SELECT * FROM holds WHERE state = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?", nowMs, limit)
+      .toArray()
+      .map(toHold);
+  }
+
+  earliestExpiry(): number | undefined {
+    return this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE state = 'active'").one().t ?? undefined;
+  }
+
+  insertHold(h: Hold): void {
+    if (h.state !== "active") throw new Error(`insertHold: hold ${h.holdId} must be active, is ${h.state}`);
+    this.sql.exec(
+      "INSERT INTO holds (hold_id, cart_id, location, qty, created_at, expires_at, state, ended_at) VALUES (?, ?, ?, ?, ?, ?, 'active', NULL)",
+      h.holdId, h.cartId, h.location, h.qty, h.createdAtMs, h.expiresAtMs,
+    );
+    this.addHeld(h.location, h.qty);
+  }
+
+  /** Record the end of an active hold and give its units back to its location. */
+  endHold(h: Hold): void {
+    if (h.state === "active") throw new Error(`endHold: hold ${h.holdId} has not ended`);
+    const changed = this.sql.exec("UPDATE holds SET state = ?, ended_at = ? WHERE hold_id = ? AND state = 'active'", h.state, h.endedAtMs, h.holdId).rowsWritten;
+    if (changed !== 1) throw new Error(`endHold: hold ${h.holdId} was not active`);
+    this.addHeld(h.location, -h.qty);
+  }
+
+  extendHold(holdId: string, expiresAtMs: number): void {
+    this.sql.exec("UPDATE holds SET expires_at = ? WHERE hold_id = ? AND state = 'active'", expiresAtMs, holdId);
+  }
+
+  /** Apply a movement to the balances and queue it for the ledger, in the caller's transaction. */
+  recordMovement(m: Movement): void {
+    const next = applyMovement(new Map([[m.from, this.balance(m.from)], [m.to, this.balance(m.to)]]), m);
+    for (const [account, balance] of next) {
+      this.sql.exec("INSERT INTO accounts (account, balance) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET balance = excluded.balance", account, balance);
+    }
+    this.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", m.id, JSON.stringify(m));
+  }
+
+  outbox(limit: number): Movement[] {
+    return this.sql.exec<{ body: string }>("SELECT body FROM outbox ORDER BY seq LIMIT ?", limit).toArray().map((r) => JSON.parse(r.body) as Movement);
+  }
+
+  outboxSize(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+
+  dedupe(key: string): DedupeRecord | undefined {
+    const row = this.sql.exec<{ fingerprint: string; response: string }>("SELECT fingerprint, response FROM dedupe WHERE key = ?", key).toArray()[0];
+    return row === undefined ? undefined : { fingerprint: row.fingerprint, response: JSON.parse(row.response) };
+  }
+
+  remember(key: string, fingerprint: string, response: unknown, nowMs: number): void {
+    this.sql.exec("INSERT INTO dedupe (key, fingerprint, response, created_at) VALUES (?, ?, ?, ?)", key, fingerprint, JSON.stringify(response), nowMs);
+  }
+
+  oldestDedupe(): number | undefined {
+    return this.sql.exec<{ t: number | null }>("SELECT MIN(created_at) AS t FROM dedupe").one().t ?? undefined;
+  }
+
+  forgetDedupeBefore(cutoffMs: number): number {
+    return this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", cutoffMs).rowsWritten;
+  }
+
+  private balance(account: string): number {
+    return this.sql.exec<{ balance: number }>("SELECT balance FROM accounts WHERE account = ?", account).toArray()[0]?.balance ?? 0;
+  }
+
+  private addHeld(location: string, delta: number): void {
+    this.sql.exec("INSERT INTO held (location, qty) VALUES (?, ?) ON CONFLICT (location) DO UPDATE SET qty = qty + excluded.qty", location, delta);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Test helpers for the edge: signed tokens, JSON requests through the Worker, and a small catalog.
+ */
+import { env, SELF } from "cloudflare:test";
+import { sign } from "hono/jwt";
+import type { Role } from "../../edge/auth/auth";
+
+export interface TokenClaims {
+  readonly role: Role;
+  readonly sub?: string;
+  readonly store?: string;
+  readonly region?: string;
+  readonly ttlSeconds?: number;
+}
+
+export async function token(claims: TokenClaims, secret: string = env.AUTH_SECRET): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const { ttlSeconds = 3600, sub = `${claims.role}-1`, ...rest } = claims;
+  return sign({ ...rest, sub, iat: now, exp: now + ttlSeconds }, secret, "HS256");
+}
+
+export interface Call {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: any; // reason: tests read arbitrary JSON shapes and assert on them
+}
+
+export async function call(
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<Call> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+  let body: string | undefined;
+  if (opts.rawBody !== undefined) body = opts.rawBody;
+  else if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await SELF.fetch(`http://edgestock.test${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === "" ? null : JSON.parse(text);
+  } catch {
+    // not JSON: the test sees the raw text
+  }
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+export const adminToken = () => token({ role: "admin", sub: "admin-1" });
+export const shopperToken = (sub = "shopper-1") => token({ role: "shopper", sub });
+
+/** Regions, locations and SKUs through the admin API; returns nothing, asserts every call worked. */
+export async function catalog(spec: {
+  locations?: readonly { id: string; kind?: "store" | "warehouse"; reserve?: number; region?: string }[];
+  skus?: readonly string[];
+}): Promise<void> {
+  const admin = await adminToken();
+  for (const region of new Set((spec.locations ?? []).map((l) => l.region ?? "north"))) {
+    await must(call("PUT", `/v1/regions/${region}`, { token: admin, body: { name: region } }));
+  }
+  for (const l of spec.locations ?? []) {
+    await must(call("PUT", `/v1/locations/${l.id}`, { token: admin, body: { kind: l.kind ?? "warehouse", regionId: l.region ?? "north", name: l.id, reserve: l.reserve ?? 0 } }));
+  }
+  for (const sku of spec.skus ?? []) await must(call("PUT", `/v1/skus/${sku}`, { token: admin, body: { name: sku } }));
+}
+
+export async function receive(sku: string, location: string, qty: number): Promise<void> {
+  await must(call("POST", "/v1/receipts", { token: await adminToken(), body: { sku, location, qty } }));
+}
+
+export async function availability(sku: string): Promise<{ onHand: number; held: number; available: number; locations: { location: string; onHand: number; held: number; reserve: number; available: number }[] }> {
+  return (await must(call("GET", `/v1/skus/${sku}/availability`))).body;
+}
+
+export async function must(p: Promise<Call>): Promise<Call> {
+  const r = await p;
+  if (r.status >= 300) throw new Error(`expected success, got ${r.status}: ${JSON.stringify(r.body)}`);
+  return r;
+}
+
+let unique = 0;
+/** A fresh id for this test file run (D1 and object storage persist across tests within a file). */
+export const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(unique++).toString(36)}`;

@@ -1,0 +1,37 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+const migrations = await readD1Migrations(fileURLToPath(new URL("./ledger/migrations", import.meta.url)));
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Routes and Durable Objects inside workerd, with real object storage and a real D1.
+        plugins: [
+          cloudflareTest({
+            main: "./edge/index.ts",
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations },
+            },
+          }),
+        ],
+        test: {
+          name: "edge",
+          include: ["test/edge/**/*.test.ts"],
+          setupFiles: ["./test/edge/setup.ts"],
+        },
+      },
+      {
+        // Pure rules and the store client, in Node.
+        test: {
+          name: "unit",
+          environment: "node",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+    ],
+  },
+});
