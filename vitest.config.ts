@@ -14,7 +14,8 @@ export default defineConfig({
             main: "./edge/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations },
+              // SEED replays a randomized test inside workerd, where process.env does not reach.
+              bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations, TEST_SEED: process.env.SEED ?? "" },
             },
           }),
         ],

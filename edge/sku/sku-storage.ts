@@ -138,7 +138,8 @@ export class SkuStorage {
   /** Record the end of an active hold and give its units back to its location. */
   endHold(h: Hold): void {
     if (h.state === "active") throw new Error(`endHold: hold ${h.holdId} has not ended`);
-    const changed = this.sql.exec("UPDATE holds SET state = ?, ended_at = ? WHERE hold_id = ? AND state = 'active'", h.state, h.endedAtMs, h.holdId).rowsWritten;
+    // RETURNING, not rowsWritten: the latter also counts index entries.
+    const changed = this.sql.exec("UPDATE holds SET state = ?, ended_at = ? WHERE hold_id = ? AND state = 'active' RETURNING hold_id", h.state, h.endedAtMs, h.holdId).toArray().length;
     if (changed !== 1) throw new Error(`endHold: hold ${h.holdId} was not active`);
     this.addHeld(h.location, -h.qty);
   }
@@ -178,7 +179,7 @@ export class SkuStorage {
   }
 
   forgetDedupeBefore(cutoffMs: number): number {
-    return this.sql.exec("DELETE FROM dedupe WHERE created_at < ?", cutoffMs).rowsWritten;
+    return this.sql.exec("DELETE FROM dedupe WHERE created_at < ? RETURNING key", cutoffMs).toArray().length;
   }
 
   private balance(account: string): number {
@@ -186,6 +187,8 @@ export class SkuStorage {
   }
 
   private addHeld(location: string, delta: number): void {
-    this.sql.exec("INSERT INTO held (location, qty) VALUES (?, ?) ON CONFLICT (location) DO UPDATE SET qty = qty + excluded.qty", location, delta);
+    // SQLite checks `qty >= 0` on the row an upsert would insert, so a decrease is a plain UPDATE.
+    if (delta >= 0) this.sql.exec("INSERT INTO held (location, qty) VALUES (?, ?) ON CONFLICT (location) DO UPDATE SET qty = qty + excluded.qty", location, delta);
+    else this.sql.exec("UPDATE held SET qty = qty + ? WHERE location = ?", delta, location);
   }
 }
