@@ -4,11 +4,11 @@
  * keeps I1, I4 and I6 — and that the outbox always describes exactly the balance changes.
  * Replay a failure with SEED=<printed seed>.
  */
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { expect, it } from "vitest";
 import type { Movement } from "../../ledger/rules/movement";
 import type { SkuAuthority } from "../../edge/sku/sku-authority";
-import { catalog, fresh } from "./helpers";
+import { catalog, fresh, inSku } from "./helpers";
 
 const SEED = env.TEST_SEED === "" ? Math.floor(Math.random() * 2 ** 31) : Number(env.TEST_SEED);
 
@@ -61,7 +61,7 @@ it("keeps conservation, single endings and availability over a random workload o
   for (let step = 0; step < 150; step++) {
     const roll = random();
     const pick = () => holdIds[Math.floor(random() * holdIds.length)];
-    await runInDurableObject(stub, async (instance: SkuAuthority, state) => {
+    await inSku(sku, async (instance, state) => {
       instance.now = () => 1_800_000_000_000 + offsetMs;
       if (roll < 0.2) {
         const r = await instance.receive({ sku, location: random() < 0.5 ? "RW1" : "RS1", qty: 1 + Math.floor(random() * 6), lot: null, expiresOn: null, ref: null, source: "system", idempotency: null });
@@ -85,11 +85,11 @@ it("keeps conservation, single endings and availability over a random workload o
     });
     if (roll >= 0.95) {
       await runDurableObjectAlarm(stub);
-      await runInDurableObject(stub, (instance: SkuAuthority, state) => checkStored(instance, state, reserves));
+      await inSku(sku, (instance, state) => checkStored(instance, state, reserves));
     }
   }
   // A hold's first reported ending is its only one.
-  await runInDurableObject(stub, (_instance: SkuAuthority, state) => {
+  await inSku(sku, (_instance, state) => {
     for (const [holdId, first] of ended) {
       const row = state.storage.sql.exec<{ state: string }>("SELECT state FROM holds WHERE hold_id = ?", holdId).one();
       expect(row.state, `hold ${holdId} ended once`).toBe(first);
@@ -101,7 +101,7 @@ it("writes a movement's outbox row in the same transaction as its balances, so a
   const sku = fresh("TXN");
   await catalog({ locations: [{ id: "RW1" }], skus: [sku] });
   const stub = stubOf(sku);
-  await runInDurableObject(stub, async (instance: SkuAuthority, state) => {
+  await inSku(sku, async (instance, state) => {
     const r = await instance.receive({ sku, location: "RW1", qty: 5, lot: null, expiresOn: null, ref: null, source: "system", idempotency: null });
     expect(r.ok).toBe(true);
     const before = { balances: instance.inspect().balances, outbox: outboxOf(state) };
@@ -119,20 +119,20 @@ it("expires holds from the alarm it set for the earliest deadline", async () => 
   const sku = fresh("ALM");
   await catalog({ locations: [{ id: "RW1" }], skus: [sku] });
   const stub = stubOf(sku);
-  await runInDurableObject(stub, async (instance: SkuAuthority) => {
+  await inSku(sku, async (instance, state) => {
     instance.now = () => 1_800_000_000_000;
     await instance.receive({ sku, location: "RW1", qty: 5, lot: null, expiresOn: null, ref: null, source: "system", idempotency: null });
     const late = await instance.hold({ sku, cartId: "c", requestId: "late", lines: [{ lineIndex: 0, qty: 1 }], ttlMs: 30_000 });
     const early = await instance.hold({ sku, cartId: "c", requestId: "early", lines: [{ lineIndex: 0, qty: 2 }], ttlMs: 10_000 });
     expect(late.ok && early.ok).toBe(true);
-    expect(await instance.ctx.storage.getAlarm()).toBe(1_800_000_010_000);
+    expect(await state.storage.getAlarm()).toBe(1_800_000_010_000);
     instance.now = () => 1_800_000_010_000;
   });
   expect(await runDurableObjectAlarm(stub)).toBe(true);
-  await runInDurableObject(stub, async (instance: SkuAuthority) => {
+  await inSku(sku, async (instance, state) => {
     const view = instance.inspect();
     expect(view.holds.map((h) => h.holdId)).toEqual(["late.0.0"]);
     expect(view.stocks.find((s) => s.location === "RW1")).toMatchObject({ onHand: 5, held: 1 });
-    expect(await instance.ctx.storage.getAlarm()).toBe(1_800_000_030_000);
+    expect(await state.storage.getAlarm()).toBe(1_800_000_030_000);
   });
 });

@@ -1,9 +1,12 @@
 /**
  * Test helpers for the edge: signed tokens, JSON requests through the Worker, and a small catalog.
  */
-import { env, SELF } from "cloudflare:test";
+import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { sign } from "hono/jwt";
+import { expect } from "vitest";
 import type { Role } from "../../edge/auth/auth";
+import type { CartCoordinator } from "../../edge/cart/cart-coordinator";
+import type { SkuAuthority } from "../../edge/sku/sku-authority";
 
 export interface TokenClaims {
   readonly role: Role;
@@ -84,3 +87,44 @@ export async function must(p: Promise<Call>): Promise<Call> {
 let unique = 0;
 /** A fresh id for this test file run (D1 and object storage persist across tests within a file). */
 export const fresh = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${(unique++).toString(36)}`;
+
+/**
+ * Asserts an RFC 9457 answer: the status, the problem+json media type, the `type` slug, a `status`
+ * member equal to the HTTP status, and a title and detail a person can read.
+ */
+export function expectProblem(r: Call, status: number, type: string): void {
+  expect(r.status, JSON.stringify(r.body)).toBe(status);
+  expect(r.headers.get("content-type")).toMatch(/^application\/problem\+json\b/);
+  expect(r.body).toMatchObject({ type, status });
+  expect(r.body.title).toEqual(expect.any(String));
+  expect(r.body.detail).toEqual(expect.any(String));
+  expect(r.body.detail.trim()).not.toBe("");
+}
+
+/** Asserts a 400 invalid-request whose `errors` list names `path` (a JSON pointer into what was sent). */
+export function expectInvalid(r: Call, path: string): void {
+  expectProblem(r, 400, "invalid-request");
+  expect(Array.isArray(r.body.errors)).toBe(true);
+  expect(r.body.errors.length).toBeGreaterThan(0);
+  for (const e of r.body.errors) {
+    expect(e).toEqual({ path: expect.any(String), message: expect.any(String) });
+    expect(e.message.trim()).not.toBe("");
+  }
+  expect(r.body.errors.map((e: { path: string }) => e.path)).toContain(path);
+}
+
+/**
+ * `runInDurableObject` typed for our objects. The pool's signature wants an object whose `env` is
+ * the test `Cloudflare.Env` (which adds test bindings), so our classes need a cast to pass.
+ */
+export function inSku<R>(sku: string, fn: (instance: SkuAuthority, state: DurableObjectState) => R | Promise<R>): Promise<R> {
+  const stub = env.SKU.get(env.SKU.idFromName(sku)) as unknown as DurableObjectStub;
+  return runInDurableObject(stub, (instance, state) => fn(instance as unknown as SkuAuthority, state));
+}
+
+export function inCart<R>(cartId: string, fn: (instance: CartCoordinator, state: DurableObjectState) => R | Promise<R>): Promise<R> {
+  const stub = env.CART.get(env.CART.idFromName(cartId)) as unknown as DurableObjectStub;
+  return runInDurableObject(stub, (instance, state) => fn(instance as unknown as CartCoordinator, state));
+}
+
+export const skuStub = (sku: string) => env.SKU.get(env.SKU.idFromName(sku));
