@@ -97,7 +97,8 @@ export class CartCoordinator extends DurableObject<Env> {
       return this.idempotent("checkout", req.owner, req.idempotency, async (requestId) => {
         // A cart is sold once: every later checkout, with or without a key, gets the same order.
         if (cart.state === "checked_out") return { ok: true, status: 200, body: cart.order };
-        const open = this.store.holds().filter((h) => h.state === "active");
+        // Expired holds are lines the shopper still wants: checkout tries to hold them again.
+        const open = this.store.holds().filter((h) => h.wanted && (h.state === "active" || h.state === "expired"));
         if (open.length === 0) return { ok: false, problem: problem("cart_empty", `cart ${req.cartId} has no holds to check out`) };
         const orderId = cart.orderId ?? `ord_${newRequestId()}`;
         this.store.setOrderId(orderId);
@@ -133,7 +134,8 @@ export class CartCoordinator extends DurableObject<Env> {
     return this.serial(async () => {
       const cart = this.store.cart();
       if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
-      const open = this.store.holds().filter((h) => h.state === "active");
+      const holds = this.store.holds();
+      const open = holds.filter((h) => h.state === "active");
       const results = await Promise.all(
         [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({ sku, reply: await this.sku(sku).release({ holdIds: holds.map((h) => h.holdId) }) })),
       );
@@ -141,9 +143,11 @@ export class CartCoordinator extends DurableObject<Env> {
       let released = 0;
       let units = 0;
       this.ctx.storage.transactionSync(() => {
+        // Lines whose holds had already expired are given up too, so no later checkout revives them.
+        for (const h of holds) if (h.state === "expired") this.store.letGo(h.holdId, "expired");
         for (const { sku, reply } of results) {
           for (const h of reply.holds) {
-            this.store.putHold(toCartHold(sku, h), nowMs);
+            this.store.putHold(toCartHold(sku, h, false), nowMs);
             if (h.state === "released") {
               released += 1;
               units += h.qty;
@@ -197,11 +201,12 @@ export class CartCoordinator extends DurableObject<Env> {
           const old = holds[i];
           if (old === undefined) throw new Error(`prepare: no hold for outcome ${outcome.holdId}`);
           if (!outcome.ok) {
-            this.store.putHold({ ...old, state: "expired" }, nowMs);
+            this.store.putHold({ ...old, state: "expired" }, nowMs); // still wanted: a later checkout tries again
             lost.push({ ...old, state: "expired", available: outcome.available });
             continue;
           }
-          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) this.store.putHold({ ...old, state: "expired" }, nowMs);
+          // Held again under new ids: the new holds replace the old one in the cart.
+          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) this.store.letGo(old.holdId, "expired");
           for (const h of outcome.holds) {
             const ch = toCartHold(sku, h);
             this.store.putHold(ch, nowMs);
@@ -295,13 +300,14 @@ function groupHoldsBySku<H extends { sku: string }>(holds: readonly H[]): Map<st
   return out;
 }
 
-const toCartHold = (sku: string, h: HoldView): CartHold => ({
+const toCartHold = (sku: string, h: HoldView, wanted = true): CartHold => ({
   holdId: h.holdId,
   sku,
   location: h.location,
   qty: h.qty,
   expiresAtMs: Date.parse(h.expiresAt),
   state: h.state,
+  wanted,
 });
 
 function orderLines(sold: readonly CartHold[]): { sku: string; location: string; qty: number }[] {

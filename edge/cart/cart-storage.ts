@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS cart (
 );
 CREATE TABLE IF NOT EXISTS holds (
   hold_id TEXT PRIMARY KEY, sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL, state TEXT NOT NULL, added_at INTEGER NOT NULL
+  expires_at INTEGER NOT NULL, state TEXT NOT NULL, added_at INTEGER NOT NULL,
+  wanted INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS idempotency (
   key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, reply TEXT, created_at INTEGER NOT NULL
@@ -34,6 +35,11 @@ export interface CartHold {
   readonly qty: number;
   readonly expiresAtMs: number;
   readonly state: HoldState;
+  /**
+   * Whether the shopper still wants this line. An expired hold stays wanted (checkout tries to hold
+   * it again) until it is replaced by a new hold or the shopper releases the cart.
+   */
+  readonly wanted: boolean;
 }
 
 export interface IdempotencyRecord {
@@ -71,17 +77,22 @@ export class CartStorage {
 
   holds(): CartHold[] {
     return this.sql
-      .exec<{ hold_id: string; sku: string; location: string; qty: number; expires_at: number; state: HoldState }>("SELECT * FROM holds ORDER BY added_at, hold_id")
+      .exec<{ hold_id: string; sku: string; location: string; qty: number; expires_at: number; state: HoldState; wanted: number }>("SELECT * FROM holds ORDER BY added_at, hold_id")
       .toArray()
-      .map((r) => ({ holdId: r.hold_id, sku: r.sku, location: r.location, qty: r.qty, expiresAtMs: r.expires_at, state: r.state }));
+      .map((r) => ({ holdId: r.hold_id, sku: r.sku, location: r.location, qty: r.qty, expiresAtMs: r.expires_at, state: r.state, wanted: r.wanted === 1 }));
   }
 
   putHold(h: CartHold, nowMs: number): void {
     this.sql.exec(
-      `INSERT INTO holds (hold_id, sku, location, qty, expires_at, state, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (hold_id) DO UPDATE SET expires_at = excluded.expires_at, state = excluded.state`,
-      h.holdId, h.sku, h.location, h.qty, h.expiresAtMs, h.state, nowMs,
+      `INSERT INTO holds (hold_id, sku, location, qty, expires_at, state, added_at, wanted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (hold_id) DO UPDATE SET expires_at = excluded.expires_at, state = excluded.state, wanted = excluded.wanted`,
+      h.holdId, h.sku, h.location, h.qty, h.expiresAtMs, h.state, nowMs, h.wanted ? 1 : 0,
     );
+  }
+
+  /** The shopper no longer wants this hold's line (it was replaced by a new hold, or given up). */
+  letGo(holdId: string, state: HoldState): void {
+    this.sql.exec("UPDATE holds SET wanted = 0, state = ? WHERE hold_id = ?", state, holdId);
   }
 
   idempotency(key: string): IdempotencyRecord | undefined {

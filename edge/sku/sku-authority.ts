@@ -202,7 +202,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const directory = await this.directory.locations(nowMs);
     const outcomes = this.ctx.storage.transactionSync(() => {
       this.expire(nowMs);
-      return req.holdIds.map((holdId, i): PrepareOutcome => {
+      return req.holdIds.map((holdId): PrepareOutcome => {
         const h = this.store.hold(holdId);
         if (h === undefined) return { holdId, ok: false, available: 0 };
         if (h.state === "committed") return { holdId, ok: true, holds: [holdView(h, nowMs)] };
@@ -211,9 +211,13 @@ export class SkuAuthority extends DurableObject<Env> {
           this.store.extendHold(holdId, pinned.expiresAtMs);
           return { holdId, ok: true, holds: [holdView(pinned, nowMs)] };
         }
-        // Expired or released: a new hold for the same quantity, at the same place if possible.
+        // Expired or released: a new hold for the same quantity, at the same place if possible. Its
+        // id derives from the checkout request and the old hold, so a retried prepare finds it.
+        const requestId = `${req.requestId}.${holdId}`;
+        const earlier = this.store.holdsWithPrefix(`${requestId}.`);
+        if (earlier.length > 0) return { holdId, ok: true, holds: earlier.map((g) => holdView(g, nowMs)) };
         const again = (location?: string) =>
-          grantHolds(this.store.stocks(directory), { requestId: `${req.requestId}.${i}`, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
+          grantHolds(this.store.stocks(directory), { requestId, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
         const here = again(h.location);
         const granted = here.ok ? here : again();
         if (!granted.ok) return { holdId, ok: false, available: granted.short[0]?.available ?? 0 };
