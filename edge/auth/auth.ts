@@ -38,7 +38,8 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
     c.set("principal", undefined);
     return next();
   }
-  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
+  // The scheme name is case-insensitive (RFC 9110 §11.1).
+  const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header);
   if (match?.[1] === undefined) throw unauthorized("the Authorization header must be 'Bearer <JWT>'");
   let payload: unknown;
   try {

@@ -58,6 +58,14 @@ export class CartCoordinator extends DurableObject<Env> {
       return this.idempotent("holds", req.owner, req.idempotency, async (requestId) => {
         if (cart?.state === "checked_out") return { ok: false, problem: problem("cart_checked_out", `cart ${req.cartId} has been checked out; start a new cart`) };
         const bySku = groupBySku(req.lines);
+        if (bySku.size > 1) {
+          // A request that names an unknown SKU or location is refused before any SKU holds
+          // anything, so it never takes stock from other shoppers, even for a moment. (One SKU's
+          // object checks this itself before holding.)
+          const checks = await Promise.all([...bySku].map(([sku, lines]) => this.sku(sku).check({ sku, locations: lines.flatMap((l) => (l.location === undefined ? [] : [l.location])) })));
+          const refused = checks.find((c) => !c.ok);
+          if (refused !== undefined && !refused.ok) return { ok: false, problem: refused.problem };
+        }
         const replies = await Promise.all(
           [...bySku].map(async ([sku, lines]) => ({ sku, lines, reply: await this.sku(sku).hold({ sku, cartId: req.cartId, requestId, lines, ttlMs: req.ttlMs }) })),
         );

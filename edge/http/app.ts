@@ -32,8 +32,9 @@ export function createApp(): Hono<AppEnv> {
   );
   app.use(async (c, next) => {
     const type = c.req.header("content-type");
-    if (type !== undefined && ["POST", "PUT", "PATCH"].includes(c.req.method) && !JSON_MEDIA.test(type.split(";")[0]?.trim() ?? "")) {
-      throw new ProblemError(problem("unsupported_media_type", `content-type ${type} is not accepted; send application/json`));
+    const hasBody = c.req.header("transfer-encoding") !== undefined || Number(c.req.header("content-length") ?? 0) > 0;
+    if (["POST", "PUT", "PATCH"].includes(c.req.method) && (type !== undefined || hasBody) && !JSON_MEDIA.test(type?.split(";")[0]?.trim() ?? "")) {
+      throw new ProblemError(problem("unsupported_media_type", `content-type ${type ?? "(none)"} is not accepted; send application/json`));
     }
     return next();
   });

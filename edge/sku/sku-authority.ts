@@ -146,18 +146,25 @@ export class SkuAuthority extends DurableObject<Env> {
     };
   }
 
+  /** Whether the SKU exists and knows every named location; changes nothing. */
+  async check(req: { sku: string; locations: readonly string[] }): Promise<Result<object>> {
+    const known = await this.known(req.sku);
+    if (!known.ok) return known;
+    const directory = await this.directory.locations(this.now(), req.locations);
+    const unknown = req.locations.find((l) => !directory.has(l));
+    return unknown === undefined ? { ok: true } : { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
+  }
+
   /**
    * Hold every line or none. Hold ids derive from `requestId`, so a request sent again (a cart
    * coordinator retrying after a crash) finds its holds instead of granting new ones.
    */
   async hold(req: { sku: string; cartId: string; requestId: string; lines: readonly HoldLine[]; ttlMs: number }): Promise<HoldReply> {
-    const known = await this.known(req.sku);
-    if (!known.ok) return known;
-    const nowMs = this.now();
     const named = req.lines.flatMap((l) => (l.location === undefined ? [] : [l.location]));
+    const checked = await this.check({ sku: req.sku, locations: named });
+    if (!checked.ok) return checked;
+    const nowMs = this.now();
     const directory = await this.directory.locations(nowMs, named);
-    const unknown = named.find((l) => !directory.has(l));
-    if (unknown !== undefined) return { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
 
     const reply = this.ctx.storage.transactionSync((): HoldReply => {
       this.expire(nowMs);
