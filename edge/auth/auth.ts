@@ -29,6 +29,15 @@ const Claims = z
   .refine((c) => !(c.role === "terminal" || c.role === "staff") || c.store !== undefined, { message: "terminal and staff tokens need a store claim" })
   .refine((c) => c.role !== "manager" || c.region !== undefined, { message: "manager tokens need a region claim" });
 
+/** The HMAC key, imported once per isolate (and again only if the secret changes), not per request. */
+let cachedKey: { readonly secret: string; readonly key: Promise<CryptoKey> } | undefined;
+function signingKey(secret: string): Promise<CryptoKey> {
+  if (cachedKey?.secret !== secret) {
+    cachedKey = { secret, key: crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]) };
+  }
+  return cachedKey.key;
+}
+
 const unauthorized = (detail: string) => new ProblemError(problem("unauthorized", detail));
 
 /** Reads the bearer token if there is one. A token that is present but not valid is always a 401. */
@@ -43,7 +52,7 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (match?.[1] === undefined) throw unauthorized("the Authorization header must be 'Bearer <JWT>'");
   let payload: unknown;
   try {
-    payload = await verify(match[1], c.env.AUTH_SECRET, "HS256");
+    payload = await verify(match[1], await signingKey(c.env.AUTH_SECRET), "HS256");
   } catch (error) {
     // Handled: every verification failure (signature, algorithm, expiry, format) is the client's 401.
     throw unauthorized(`the token is not valid: ${error instanceof Error ? error.name : "verification failed"}`);
