@@ -38,8 +38,20 @@ function portInUse(port) {
   });
 }
 
+// wrangler logs one line per request; while seeding that is thousands of lines burying the
+// summary, so successful ones are only counted then. Failures always show.
+const REQUEST_OK_LINE = /\[wrangler:info\] [A-Z]+ \S+ 2\d\d /;
+let quietRequests = false;
+let hiddenRequests = 0;
+
 function pipeLines(stream, out) {
-  createInterface({ input: stream }).on("line", (line) => out.write(`[wrangler] ${line}\n`));
+  createInterface({ input: stream }).on("line", (line) => {
+    if (quietRequests && REQUEST_OK_LINE.test(line)) {
+      hiddenRequests++;
+      return;
+    }
+    out.write(`[wrangler] ${line}\n`);
+  });
 }
 
 function summary(seeded) {
@@ -49,7 +61,7 @@ edgestock is running at ${BASE}   (Ctrl+C stops it)
 
   liveness   ${BASE}/healthz
   API root   ${BASE}/v1
-  data       ${seeded ? "regions north/south, stores S001-S006, warehouses W001/W002, SKU-00001..SKU-01000" : "not seeded (run: npm run seed)"}
+  data       ${seeded ? "regions north/south, stores S001-S006, warehouses W001/W002, SKU-00001..SKU-01000" : `not seeded (run: npm run seed -- --url ${BASE})`}
   state      ${ROOT}/.wrangler/state  (delete it for a clean slate)
 
   token      TOKEN=$(npm run -s token -- --role shopper)
@@ -131,6 +143,12 @@ async function main() {
     }
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(signal));
+  // `kill <npm pid>` ends npm and its `sh -c` without passing the signal on; once this process
+  // is orphaned (its parent id changes), stop instead of serving on unattended.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop("SIGTERM");
+  }, 1_000).unref();
 
   const healthy = await waitFor200(`${BASE}/healthz`, { timeoutMs: HEALTH_TIMEOUT_MS, isAlive: () => !exited });
   if (exited) return;
@@ -145,6 +163,7 @@ async function main() {
   if (values["no-seed"]) {
     say("seeding skipped (--no-seed)");
   } else {
+    quietRequests = true;
     try {
       await seed(BASE, { log: say });
       seeded = true;
@@ -153,6 +172,10 @@ async function main() {
       failed = true;
       process.stderr.write(`[start] SEED FAILED: ${err.message}\n`);
     }
+    // Let the last access-log lines of the seed drain before the summary and the normal log.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    quietRequests = false;
+    if (hiddenRequests > 0) say(`(${hiddenRequests} successful seed requests not logged)`);
   }
   process.stdout.write(summary(seeded));
 }

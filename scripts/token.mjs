@@ -49,12 +49,12 @@ for (const key of ["store", "region", "sub"]) {
 const ttl = values.ttl === undefined ? 3600 : Number(values.ttl);
 if (!Number.isSafeInteger(ttl) || ttl <= 0) fail("--ttl must be a positive whole number of seconds");
 
-// Tokens without the scope claim are still printed (useful for trying a 403), but say so.
+// Tokens without the scope claim are still printed (useful for trying a refusal), but say so.
 if ((values.role === "terminal" || values.role === "staff") && !values.store) {
-  process.stderr.write(`token: note: a ${values.role} token without --store is outside every store\n`);
+  process.stderr.write(`token: note: the API refuses a ${values.role} token without --store (401)\n`);
 }
 if (values.role === "manager" && !values.region) {
-  process.stderr.write("token: note: a manager token without --region is outside every region\n");
+  process.stderr.write("token: note: the API refuses a manager token without --region (401)\n");
 }
 
 const { created, path } = ensureDevVars(ROOT);
