@@ -16,5 +16,22 @@ export type CartApi = Methods<CartCoordinator, "addHolds" | "view" | "checkout" 
 // reason: see the module comment; the runtime stub has exactly these methods.
 export const skuAuthority = (env: Env, sku: string): SkuApi => env.SKU.get(env.SKU.idFromName(sku)) as unknown as SkuApi;
 
+/**
+ * Carts are spread over a fixed number of coordinator objects by a hash of the cart id. One object
+ * per cart would create an object (and, locally, a database file) for every shopper's first hold,
+ * which costs more than the hold itself; a shard serves many carts, one operation per cart at a time.
+ */
+export const CART_SHARDS = 256;
+
+/** FNV-1a: small, fast and stable, which is all a shard choice needs. */
+export function cartShard(cartId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < cartId.length; i++) {
+    h ^= cartId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `carts-${h % CART_SHARDS}`;
+}
+
 // reason: as above.
-export const cartCoordinator = (env: Env, cartId: string): CartApi => env.CART.get(env.CART.idFromName(cartId)) as unknown as CartApi;
+export const cartCoordinator = (env: Env, cartId: string): CartApi => env.CART.get(env.CART.idFromName(cartShard(cartId))) as unknown as CartApi;

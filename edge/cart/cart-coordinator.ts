@@ -1,8 +1,9 @@
 /**
- * CartCoordinator: one Durable Object per cart. It owns what no single SKU object can: who the
- * cart belongs to, which holds (across SKUs) it has, all-or-nothing across SKUs, and the answers
- * to Idempotency-Keys for cart requests. Operations on one cart run one at a time (`serial`), so a
- * checkout cannot interleave with a hold or a release of the same cart.
+ * CartCoordinator: owns what no single SKU object can — who a cart belongs to, which holds (across
+ * SKUs) it has, all-or-nothing across SKUs, and the answers to Idempotency-Keys for cart requests.
+ * Each object serves a shard of carts (`cartShard` in ../stubs.ts). Operations on one cart run one
+ * at a time (`serial`), so a checkout cannot interleave with a hold or a release of the same cart;
+ * different carts of a shard proceed side by side.
  *
  * Holding:  group lines by SKU → each SKU object holds its lines atomically → if any SKU says no,
  *           release what the others granted and answer 409 naming the short lines.
@@ -17,7 +18,7 @@ import type { Env } from "../env";
 import { problem, type Problem } from "../http/problem";
 import type { HoldLineShort, HoldView, IdempotencyInput } from "../sku/sku-authority";
 import { skuAuthority, type SkuApi } from "../stubs";
-import { CartStorage, type CartHold } from "./cart-storage";
+import { CartStorage, type CartHold, type CartRecords } from "./cart-storage";
 
 /** How long checkout pins a hold while it commits the cart's other SKUs. */
 export const CHECKOUT_PIN_MS = 60_000;
@@ -43,19 +44,20 @@ export class CartCoordinator extends DurableObject<Env> {
   /** The clock. Tests move it forward. */
   now: () => number = () => Date.now();
 
-  private readonly store: CartStorage;
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly carts: CartStorage;
+  /** The tail of each busy cart's queue of operations; a cart leaves the map when it goes idle. */
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new CartStorage(ctx.storage.sql);
+    this.carts = new CartStorage(ctx.storage.sql);
   }
 
   async addHolds(req: Caller & { lines: readonly CartLine[]; ttlMs: number; idempotency: IdempotencyInput | null }): Promise<CartReply> {
-    return this.serial(async () => {
-      const cart = this.store.cart();
+    return this.serial(req.cartId, async (store) => {
+      const cart = store.cart();
       if (cart !== undefined && cart.owner !== req.owner) return notFound(req.cartId);
-      return this.idempotent("holds", req.owner, req.idempotency, async (requestId) => {
+      return this.idempotent(store, "holds", req.owner, req.idempotency, async (requestId) => {
         if (cart?.state === "checked_out") return { ok: false, problem: problem("cart_checked_out", `cart ${req.cartId} has been checked out; start a new cart`) };
         const bySku = groupBySku(req.lines);
         if (bySku.size > 1) {
@@ -77,8 +79,8 @@ export class CartCoordinator extends DurableObject<Env> {
         const nowMs = this.now();
         const granted = replies.flatMap((r) => (r.reply.ok ? r.reply.holds.map((h) => ({ sku: r.sku, ...h })) : []));
         this.ctx.storage.transactionSync(() => {
-          this.store.createCart(req.cartId, req.owner, nowMs);
-          for (const h of granted) this.store.putHold(toCartHold(h.sku, h), nowMs);
+          store.createCart(req.owner, nowMs);
+          for (const h of granted) store.putHold(toCartHold(h.sku, h), nowMs);
         });
         const expiresAt = granted.map((h) => h.expiresAt).sort()[0] ?? null;
         return {
@@ -91,27 +93,27 @@ export class CartCoordinator extends DurableObject<Env> {
   }
 
   async view(req: Caller): Promise<CartReply> {
-    return this.serial(async () => {
-      const cart = this.store.cart();
+    return this.serial(req.cartId, async (store) => {
+      const cart = store.cart();
       if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
-      return { ok: true, status: 200, body: this.describe() };
+      return { ok: true, status: 200, body: this.describe(store) };
     });
   }
 
   async checkout(req: Caller & { idempotency: IdempotencyInput | null }): Promise<CartReply> {
-    return this.serial(async () => {
-      const cart = this.store.cart();
+    return this.serial(req.cartId, async (store) => {
+      const cart = store.cart();
       if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
-      return this.idempotent("checkout", req.owner, req.idempotency, async (requestId) => {
+      return this.idempotent(store, "checkout", req.owner, req.idempotency, async (requestId) => {
         // A cart is sold once: every later checkout, with or without a key, gets the same order.
         if (cart.state === "checked_out") return { ok: true, status: 200, body: cart.order };
         // Expired holds are lines the shopper still wants: checkout tries to hold them again.
-        const open = this.store.holds().filter((h) => h.wanted && (h.state === "active" || h.state === "expired"));
+        const open = store.holds().filter((h) => h.wanted && (h.state === "active" || h.state === "expired"));
         if (open.length === 0) return { ok: false, problem: problem("cart_empty", `cart ${req.cartId} has no holds to check out`) };
         const orderId = cart.orderId ?? `ord_${newRequestId()}`;
-        this.store.setOrderId(orderId);
+        store.setOrderId(orderId);
 
-        const prepared = await this.prepare(req.cartId, requestId, open);
+        const prepared = await this.prepare(store, requestId, open);
         if (prepared.lost.length > 0) {
           return {
             ok: false,
@@ -120,7 +122,7 @@ export class CartCoordinator extends DurableObject<Env> {
             }),
           };
         }
-        const sold = await this.commit(orderId, prepared.live);
+        const sold = await this.commit(store, orderId, prepared.live);
         const unsold = sold.filter((h) => h.state !== "committed");
         if (unsold.length > 0) {
           // Only reachable if a commit ran more than CHECKOUT_PIN_MS after its prepare.
@@ -132,17 +134,17 @@ export class CartCoordinator extends DurableObject<Env> {
           };
         }
         const order = { orderId, cartId: req.cartId, lines: orderLines(sold) };
-        this.store.checkOut(order);
+        store.checkOut(order);
         return { ok: true, status: 200, body: order };
       });
     });
   }
 
   async releaseAll(req: Caller): Promise<CartReply> {
-    return this.serial(async () => {
-      const cart = this.store.cart();
+    return this.serial(req.cartId, async (store) => {
+      const cart = store.cart();
       if (cart === undefined || cart.owner !== req.owner) return notFound(req.cartId);
-      const holds = this.store.holds();
+      const holds = store.holds();
       const open = holds.filter((h) => h.state === "active");
       const results = await Promise.all(
         [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({ sku, reply: await this.sku(sku).release({ holdIds: holds.map((h) => h.holdId) }) })),
@@ -152,10 +154,10 @@ export class CartCoordinator extends DurableObject<Env> {
       let units = 0;
       this.ctx.storage.transactionSync(() => {
         // Lines whose holds had already expired are given up too, so no later checkout revives them.
-        for (const h of holds) if (h.state === "expired") this.store.letGo(h.holdId, "expired");
+        for (const h of holds) if (h.state === "expired") store.letGo(h.holdId, "expired");
         for (const { sku, reply } of results) {
           for (const h of reply.holds) {
-            this.store.putHold(toCartHold(sku, h, false), nowMs);
+            store.putHold(toCartHold(sku, h, false), nowMs);
             if (h.state === "released") {
               released += 1;
               units += h.qty;
@@ -167,10 +169,10 @@ export class CartCoordinator extends DurableObject<Env> {
     });
   }
 
-  private describe(): unknown {
-    const cart = this.store.cart();
+  private describe(store: CartRecords): unknown {
+    const cart = store.cart();
     const nowMs = this.now();
-    const holds = this.store.holds().map((h) => ({
+    const holds = store.holds().map((h) => ({
       holdId: h.holdId,
       sku: h.sku,
       location: h.location,
@@ -188,12 +190,12 @@ export class CartCoordinator extends DurableObject<Env> {
     };
   }
 
-  private async prepare(cartId: string, requestId: string, open: readonly CartHold[]): Promise<{ live: CartHold[]; lost: (CartHold & { available: number })[] }> {
+  private async prepare(store: CartRecords, requestId: string, open: readonly CartHold[]): Promise<{ live: CartHold[]; lost: (CartHold & { available: number })[] }> {
     const perSku = await Promise.all(
       [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({
         sku,
         holds,
-        reply: await this.sku(sku).prepareCheckout({ sku, cartId, requestId, holdIds: holds.map((h) => h.holdId), pinMs: CHECKOUT_PIN_MS, ttlMs: CHECKOUT_PIN_MS }),
+        reply: await this.sku(sku).prepareCheckout({ sku, cartId: store.cartId, requestId, holdIds: holds.map((h) => h.holdId), pinMs: CHECKOUT_PIN_MS, ttlMs: CHECKOUT_PIN_MS }),
       })),
     );
     const nowMs = this.now();
@@ -209,15 +211,15 @@ export class CartCoordinator extends DurableObject<Env> {
           const old = holds[i];
           if (old === undefined) throw new Error(`prepare: no hold for outcome ${outcome.holdId}`);
           if (!outcome.ok) {
-            this.store.putHold({ ...old, state: "expired" }, nowMs); // still wanted: a later checkout tries again
+            store.putHold({ ...old, state: "expired" }, nowMs); // still wanted: a later checkout tries again
             lost.push({ ...old, state: "expired", available: outcome.available });
             continue;
           }
           // Held again under new ids: the new holds replace the old one in the cart.
-          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) this.store.letGo(old.holdId, "expired");
+          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) store.letGo(old.holdId, "expired");
           for (const h of outcome.holds) {
             const ch = toCartHold(sku, h);
-            this.store.putHold(ch, nowMs);
+            store.putHold(ch, nowMs);
             live.push(ch);
           }
         }
@@ -226,7 +228,7 @@ export class CartCoordinator extends DurableObject<Env> {
     return { live, lost };
   }
 
-  private async commit(orderId: string, live: readonly CartHold[]): Promise<CartHold[]> {
+  private async commit(store: CartRecords, orderId: string, live: readonly CartHold[]): Promise<CartHold[]> {
     const perSku = await Promise.all(
       [...groupHoldsBySku(live)].map(async ([sku, holds]) => ({
         sku,
@@ -242,7 +244,7 @@ export class CartCoordinator extends DurableObject<Env> {
           const h = byId.get(o.holdId);
           if (h === undefined) throw new Error(`commit: unknown hold ${o.holdId}`);
           const ended: CartHold = { ...h, state: o.state };
-          this.store.putHold(ended, nowMs);
+          store.putHold(ended, nowMs);
           sold.push(ended);
         }
       }
@@ -255,35 +257,39 @@ export class CartCoordinator extends DurableObject<Env> {
    * key with another body is refused. A request that failed with an exception stores nothing, so
    * its retry runs again.
    */
-  private async idempotent(op: string, owner: string, idem: IdempotencyInput | null, run: (requestId: string) => Promise<CartReply>): Promise<CartReply> {
+  private async idempotent(store: CartRecords, op: string, owner: string, idem: IdempotencyInput | null, run: (requestId: string) => Promise<CartReply>): Promise<CartReply> {
     if (idem === null) return run(newRequestId());
     const key = `${op}:${owner}:${idem.key}`;
-    const seen = this.store.idempotency(key);
+    const seen = store.idempotency(key);
     if (seen !== undefined && seen.fingerprint !== idem.fingerprint) {
       return { ok: false, problem: problem("idempotency_key_reused", "this Idempotency-Key was used for a different request") };
     }
     if (seen !== undefined && seen.reply !== null) return seen.reply as CartReply;
     const requestId = seen?.requestId ?? newRequestId();
-    if (seen === undefined) this.store.beginIdempotent(key, idem.fingerprint, requestId, this.now());
+    if (seen === undefined) store.beginIdempotent(key, idem.fingerprint, requestId, this.now());
     let reply: CartReply;
     try {
       reply = await run(requestId);
     } catch (error) {
-      this.store.forgetIdempotent(key);
+      store.forgetIdempotent(key);
       throw error;
     }
-    this.store.finishIdempotent(key, reply);
+    store.finishIdempotent(key, reply);
     return reply;
   }
 
-  /** Run cart operations one at a time, in arrival order. */
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    // The chain only orders the work; each caller still receives its own result or error.
-    this.tail = run.then(
+  /** Run each cart's operations one at a time, in arrival order; different carts run side by side. */
+  private serial<T>(cartId: string, fn: (store: CartRecords) => Promise<T>): Promise<T> {
+    const run = (this.queues.get(cartId) ?? Promise.resolve()).then(() => fn(this.carts.of(cartId)));
+    // The queue only orders the work; each caller still receives its own result or error.
+    const tail = run.then(
       () => undefined,
       () => undefined,
     );
+    this.queues.set(cartId, tail);
+    void tail.then(() => {
+      if (this.queues.get(cartId) === tail) this.queues.delete(cartId);
+    });
     return run;
   }
 

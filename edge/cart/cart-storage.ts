@@ -1,22 +1,25 @@
 /**
- * The CartCoordinator's storage: who owns the cart, its holds as the cart last saw them, the
- * order once checked out, and the answers to Idempotency-Keys. The SKU objects stay the
- * authority on each hold; this is the cart's index of them.
+ * A cart coordinator's storage, for every cart of its shard: who owns each cart, its holds as the
+ * cart last saw them, the order once checked out, and the answers to Idempotency-Keys. The SKU
+ * objects stay the authority on each hold; this is the cart's index of them. `of(cartId)` gives
+ * the view of one cart, which is all the coordinator ever works with.
  */
 import type { HoldState } from "../../ledger/rules/holds";
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS cart (
-  one INTEGER PRIMARY KEY CHECK (one = 1), cart_id TEXT NOT NULL, owner TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS carts (
+  cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('open','checked_out')), order_id TEXT, order_json TEXT, created_at INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS holds (
-  hold_id TEXT PRIMARY KEY, sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS cart_holds (
+  cart_id TEXT NOT NULL, hold_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
   expires_at INTEGER NOT NULL, state TEXT NOT NULL, added_at INTEGER NOT NULL,
-  wanted INTEGER NOT NULL DEFAULT 1
+  wanted INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (cart_id, hold_id)
 );
-CREATE TABLE IF NOT EXISTS idempotency (
-  key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, reply TEXT, created_at INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS cart_idempotency (
+  cart_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, reply TEXT, created_at INTEGER NOT NULL,
+  PRIMARY KEY (cart_id, key)
 );
 `;
 
@@ -54,61 +57,77 @@ export class CartStorage {
     sql.exec(SCHEMA);
   }
 
+  of(cartId: string): CartRecords {
+    return new CartRecords(this.sql, cartId);
+  }
+}
+
+export class CartRecords {
+  constructor(
+    private readonly sql: SqlStorage,
+    readonly cartId: string,
+  ) {}
+
   cart(): CartRow | undefined {
     const r = this.sql
-      .exec<{ cart_id: string; owner: string; state: CartRow["state"]; order_id: string | null; order_json: string | null }>("SELECT * FROM cart")
+      .exec<{ cart_id: string; owner: string; state: CartRow["state"]; order_id: string | null; order_json: string | null }>("SELECT * FROM carts WHERE cart_id = ?", this.cartId)
       .toArray()[0];
     return r === undefined
       ? undefined
       : { cartId: r.cart_id, owner: r.owner, state: r.state, orderId: r.order_id, order: r.order_json === null ? null : JSON.parse(r.order_json) };
   }
 
-  createCart(cartId: string, owner: string, nowMs: number): void {
-    this.sql.exec("INSERT INTO cart (one, cart_id, owner, state, created_at) VALUES (1, ?, ?, 'open', ?) ON CONFLICT DO NOTHING", cartId, owner, nowMs);
+  createCart(owner: string, nowMs: number): void {
+    this.sql.exec("INSERT INTO carts (cart_id, owner, state, created_at) VALUES (?, ?, 'open', ?) ON CONFLICT DO NOTHING", this.cartId, owner, nowMs);
   }
 
   setOrderId(orderId: string): void {
-    this.sql.exec("UPDATE cart SET order_id = ? WHERE one = 1", orderId);
+    this.sql.exec("UPDATE carts SET order_id = ? WHERE cart_id = ?", orderId, this.cartId);
   }
 
   checkOut(order: unknown): void {
-    this.sql.exec("UPDATE cart SET state = 'checked_out', order_json = ? WHERE one = 1", JSON.stringify(order));
+    this.sql.exec("UPDATE carts SET state = 'checked_out', order_json = ? WHERE cart_id = ?", JSON.stringify(order), this.cartId);
   }
 
   holds(): CartHold[] {
     return this.sql
-      .exec<{ hold_id: string; sku: string; location: string; qty: number; expires_at: number; state: HoldState; wanted: number }>("SELECT * FROM holds ORDER BY added_at, hold_id")
+      .exec<{ hold_id: string; sku: string; location: string; qty: number; expires_at: number; state: HoldState; wanted: number }>(
+        "SELECT * FROM cart_holds WHERE cart_id = ? ORDER BY added_at, hold_id",
+        this.cartId,
+      )
       .toArray()
       .map((r) => ({ holdId: r.hold_id, sku: r.sku, location: r.location, qty: r.qty, expiresAtMs: r.expires_at, state: r.state, wanted: r.wanted === 1 }));
   }
 
   putHold(h: CartHold, nowMs: number): void {
     this.sql.exec(
-      `INSERT INTO holds (hold_id, sku, location, qty, expires_at, state, added_at, wanted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (hold_id) DO UPDATE SET expires_at = excluded.expires_at, state = excluded.state, wanted = excluded.wanted`,
-      h.holdId, h.sku, h.location, h.qty, h.expiresAtMs, h.state, nowMs, h.wanted ? 1 : 0,
+      `INSERT INTO cart_holds (cart_id, hold_id, sku, location, qty, expires_at, state, added_at, wanted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (cart_id, hold_id) DO UPDATE SET expires_at = excluded.expires_at, state = excluded.state, wanted = excluded.wanted`,
+      this.cartId, h.holdId, h.sku, h.location, h.qty, h.expiresAtMs, h.state, nowMs, h.wanted ? 1 : 0,
     );
   }
 
   /** The shopper no longer wants this hold's line (it was replaced by a new hold, or given up). */
   letGo(holdId: string, state: HoldState): void {
-    this.sql.exec("UPDATE holds SET wanted = 0, state = ? WHERE hold_id = ?", state, holdId);
+    this.sql.exec("UPDATE cart_holds SET wanted = 0, state = ? WHERE cart_id = ? AND hold_id = ?", state, this.cartId, holdId);
   }
 
   idempotency(key: string): IdempotencyRecord | undefined {
-    const r = this.sql.exec<{ fingerprint: string; request_id: string; reply: string | null }>("SELECT * FROM idempotency WHERE key = ?", key).toArray()[0];
+    const r = this.sql
+      .exec<{ fingerprint: string; request_id: string; reply: string | null }>("SELECT * FROM cart_idempotency WHERE cart_id = ? AND key = ?", this.cartId, key)
+      .toArray()[0];
     return r === undefined ? undefined : { fingerprint: r.fingerprint, requestId: r.request_id, reply: r.reply === null ? null : JSON.parse(r.reply) };
   }
 
   beginIdempotent(key: string, fingerprint: string, requestId: string, nowMs: number): void {
-    this.sql.exec("INSERT INTO idempotency (key, fingerprint, request_id, reply, created_at) VALUES (?, ?, ?, NULL, ?)", key, fingerprint, requestId, nowMs);
+    this.sql.exec("INSERT INTO cart_idempotency (cart_id, key, fingerprint, request_id, reply, created_at) VALUES (?, ?, ?, ?, NULL, ?)", this.cartId, key, fingerprint, requestId, nowMs);
   }
 
   finishIdempotent(key: string, reply: unknown): void {
-    this.sql.exec("UPDATE idempotency SET reply = ? WHERE key = ?", JSON.stringify(reply), key);
+    this.sql.exec("UPDATE cart_idempotency SET reply = ? WHERE cart_id = ? AND key = ?", JSON.stringify(reply), this.cartId, key);
   }
 
   forgetIdempotent(key: string): void {
-    this.sql.exec("DELETE FROM idempotency WHERE key = ?", key);
+    this.sql.exec("DELETE FROM cart_idempotency WHERE cart_id = ? AND key = ?", this.cartId, key);
   }
 }

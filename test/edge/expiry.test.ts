@@ -1,11 +1,13 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { availability, call, catalog, fresh, inSku, must, receive, shopperToken, skuStub } from "./helpers";
-import { inspectSku, shiftCartClock, shiftSkuClock, sumOf } from "./objects";
+import { inspectSku, resetCartClocks, shiftCartClock, shiftSkuClock, sumOf } from "./objects";
 
 const TTL_S = 60;
 /** Far enough past a TTL_S hold's deadline, whatever the few milliseconds between requests. */
 const PAST_DEADLINE_MS = (TTL_S + 5) * 1000;
+
+afterEach(resetCartClocks);
 
 /** A new SKU with `qty` units received at warehouse W1. */
 async function stocked(prefix: string, qty: number): Promise<string> {

@@ -8,6 +8,7 @@ import type { Role } from "../../edge/auth/auth";
 import type { CartCoordinator } from "../../edge/cart/cart-coordinator";
 import worker from "../../edge/index";
 import type { SkuAuthority } from "../../edge/sku/sku-authority";
+import { cartShard } from "../../edge/stubs";
 
 export interface TokenClaims {
   readonly role: Role;
@@ -140,7 +141,7 @@ export function inSku<R>(sku: string, fn: (instance: SkuAuthority, state: Durabl
 }
 
 export function inCart<R>(cartId: string, fn: (instance: CartCoordinator, state: DurableObjectState) => R | Promise<R>): Promise<R> {
-  const stub = env.CART.get(env.CART.idFromName(cartId)) as unknown as DurableObjectStub;
+  const stub = env.CART.get(env.CART.idFromName(cartShard(cartId))) as unknown as DurableObjectStub;
   return runInDurableObject(stub, (instance, state) => fn(instance as unknown as CartCoordinator, state));
 }
 

@@ -12,11 +12,23 @@ export async function shiftSkuClock(sku: string, offsetMs: number): Promise<void
   });
 }
 
-/** Runs the cart coordinator's clock `offsetMs` ahead of real time (its view of which holds expired). */
+const shiftedCarts = new Set<string>();
+
+/**
+ * Runs the cart coordinator's clock `offsetMs` ahead of real time (its view of which holds expired).
+ * A coordinator serves a shard of carts, so call `resetCartClocks` after the test (afterEach) to keep
+ * the shift from reaching other tests' carts in the same shard.
+ */
 export async function shiftCartClock(cartId: string, offsetMs: number): Promise<void> {
+  shiftedCarts.add(cartId);
   await inCart(cartId, (instance) => {
     instance.now = () => Date.now() + offsetMs;
   });
+}
+
+export async function resetCartClocks(): Promise<void> {
+  for (const cartId of shiftedCarts) await inCart(cartId, (instance) => (instance.now = () => Date.now()));
+  shiftedCarts.clear();
 }
 
 /** The SKU authority's stocks, balances, active holds, outbox size and cached alarm time. */
