@@ -103,6 +103,12 @@ function ceilingRun(o, seconds) {
   return autocannon({ url: `${o.base}/healthz`, connections: o.connections, duration: seconds });
 }
 
+// The middle rung: one request through the Worker to the hot SKU's object, which reads and answers
+// without writing. Between it and the holds lies the cost of durable writes (the SKU and the cart).
+function availabilityRun(o, seconds, sku) {
+  return autocannon({ url: `${o.base}/v1/skus/${sku}/availability`, connections: o.connections, duration: seconds });
+}
+
 let cartSeq = 0;
 function holdsRun(o, seconds, sku, shopperToken, tag) {
   const body = holdBody(sku);
@@ -238,19 +244,22 @@ const pct = (x) => `${fmt(x * 100)} %`;
 const pass = (ok) => (ok ? "PASS" : "MISS");
 
 function report(r) {
-  const { ceiling, holds, ratios, aims, race: rc } = r;
+  const { ceiling, availability, holds, ratios, aims, race: rc } = r;
   const lines = [];
   lines.push(`## hot-sku — ${r.date}`);
   lines.push("");
   lines.push(`machine: ${r.machine.cpu} × ${r.machine.cores} cores, ${r.machine.memoryGiB} GiB, node ${r.machine.node}, ${r.machine.platform}; server ${r.base}`);
   const carts = r.config.carts === 0 ? "a new cart per hold" : `holds spread over ${r.config.carts} carts`;
-  lines.push(`load: ${r.config.connections} connections × ${r.config.duration} s per run, ${r.config.rounds} rounds alternating ceiling/holds, ${carts}; each row is the round with the best req/s`);
+  lines.push(`load: ${r.config.connections} connections × ${r.config.duration} s per run, ${r.config.rounds} rounds alternating ceiling/availability/holds, ${carts}; each row is the round with the best req/s`);
   lines.push("");
   lines.push(`Aim: holds ≥ ${pct(AIM_RPS_RATIO)} of ceiling req/s → **${pass(aims.rps)}**; holds p99 ≤ ${AIM_P99_RATIO}× ceiling p99 → **${pass(aims.p99)}**`);
   lines.push("");
   lines.push("| scenario | req/s | p50 ms | p99 ms | non-2xx | req/s ratio to ceiling | p99 ratio to ceiling |");
   lines.push("|---|---:|---:|---:|---:|---:|---:|");
   lines.push(`| ceiling: \`GET /healthz\` | ${fmt(ceiling.reqPerSec)} | ${fmt(ceiling.p50)} | ${fmt(ceiling.p99)} | ${fmt(ceiling.non2xx)} | 100 % | 1.00× |`);
+  lines.push(
+    `| availability: \`GET /v1/skus/:sku/availability\`, same SKU (object read, no write) | ${fmt(availability.reqPerSec)} | ${fmt(availability.p50)} | ${fmt(availability.p99)} | ${fmt(availability.non2xx)} | ${pct(availability.reqPerSec / ceiling.reqPerSec)} | ${fmt(availability.p99 / ceiling.p99, 2)}× |`,
+  );
   lines.push(
     `| holds: \`POST /v1/carts/:id/holds\`, 1 SKU | ${fmt(holds.reqPerSec)} | ${fmt(holds.p50)} | ${fmt(holds.p99)} | ${fmt(holds.non2xx)} | ${pct(ratios.rps)} (${pass(aims.rps)}) | ${fmt(ratios.p99, 2)}× (${pass(aims.p99)}) |`,
   );
@@ -337,13 +346,15 @@ export async function main(argv = []) {
 
   const runs = [];
   for (let round = 1; round <= o.rounds; round++) {
-    process.stderr.write(`hot-sku: round ${round}/${o.rounds}: ceiling, then holds (${o.duration} s each)\n`);
+    process.stderr.write(`hot-sku: round ${round}/${o.rounds}: ceiling, availability, holds (${o.duration} s each)\n`);
     runs.push({ round, scenario: "ceiling", ...summarize(await ceilingRun(o, o.duration)) });
+    runs.push({ round, scenario: "availability", ...summarize(await availabilityRun(o, o.duration, hotSku)) });
     runs.push({ round, scenario: "holds", ...summarize(await holdsRun(o, o.duration, hotSku, shopperToken, `${runTag}${round}`)) });
   }
   const best = (scenario) => runs.filter((r) => r.scenario === scenario).reduce((a, b) => (b.reqPerSec > a.reqPerSec ? b : a));
   const ceiling = best("ceiling");
   const holds = best("holds");
+  const availability = best("availability");
   const ratios = { rps: holds.reqPerSec / ceiling.reqPerSec, p99: holds.p99 / ceiling.p99 };
   const aims = { rps: ratios.rps >= AIM_RPS_RATIO, p99: ratios.p99 <= AIM_P99_RATIO };
 
@@ -371,6 +382,7 @@ export async function main(argv = []) {
     config: { duration: o.duration, connections: o.connections, rounds: o.rounds, warmup: o.warmup, carts: o.carts, hotSku, hotStock: HOT_STOCK, location: LOCATION },
     aims: { rps: aims.rps, p99: aims.p99, rpsRatioAtLeast: AIM_RPS_RATIO, p99RatioAtMost: AIM_P99_RATIO },
     ceiling,
+    availability,
     holds,
     ratios,
     runs,

@@ -60,7 +60,7 @@ function summary(seeded) {
 edgestock is running at ${BASE}   (Ctrl+C stops it)
 
   liveness   ${BASE}/healthz
-  API root   ${BASE}/v1
+  API        ${BASE}/v1/...  (routes and examples: README, "API (v1)")
   data       ${seeded ? "regions north/south, stores S001-S006, warehouses W001/W002, SKU-00001..SKU-01000" : `not seeded (run: npm run seed -- --url ${BASE})`}
   state      ${ROOT}/.wrangler/state  (delete it for a clean slate)
 
