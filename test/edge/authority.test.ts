@@ -9,20 +9,10 @@ import { expect, it } from "vitest";
 import type { Movement } from "../../ledger/rules/movement";
 import type { SkuAuthority } from "../../edge/sku/sku-authority";
 import { catalog, fresh, inSku } from "./helpers";
+import { rng, seedFrom } from "../support/seeded";
 
-const SEED = env.TEST_SEED === "" ? Math.floor(Math.random() * 2 ** 31) : Number(env.TEST_SEED);
+const SEED = seedFrom(env.TEST_SEED);
 
-/** Mulberry32: a small seeded generator, so a failing sequence can be replayed exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const stubOf = (sku: string) => env.SKU.get(env.SKU.idFromName(sku));
 

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../edge/index";
 import { adminToken, call, catalog, expectInvalid, expectProblem, fresh, must, peek, receive, shopperToken, type Call } from "./helpers";
 import { inspectSku } from "./objects";
+import { rng, seedFrom } from "../support/seeded";
 
 const sku = fresh("BAD");
 const otherSku = fresh("BAD-OTHER");
@@ -502,17 +503,6 @@ describe("unknown routes", () => {
   });
 });
 
-/** Mulberry32: small, seeded, so a failing sequence replays exactly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ID = /^[A-Za-z0-9._:-]{1,64}$/;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -606,7 +596,7 @@ function randomMalformedHolds(seed: number, count: number): string[] {
 
 describe("random malformed holds", () => {
   it("answers 200 random malformed hold bodies with 400 problem+json each, and holds nothing", async () => {
-    const seed = env.TEST_SEED === "" ? Math.floor(Math.random() * 2 ** 31) : Number(env.TEST_SEED);
+    const seed = seedFrom(env.TEST_SEED);
     console.log(`bad-input random malformed holds: SEED=${seed}`);
     const bodies = randomMalformedHolds(seed, 200);
     const newCart = fresh("cart-fuzz");

@@ -10,8 +10,9 @@ import { expect, it } from "vitest";
 import { commitHold, expireDue, grantHolds, receiptMovement, releaseHold, type Hold, type LocationStock } from "../../ledger/rules/holds";
 import { locationAccount } from "../../ledger/rules/ids";
 import { applyMovement, type Movement } from "../../ledger/rules/movement";
+import { seedFrom } from "../support/seeded";
 
-const SEED = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = seedFrom(process.env.SEED);
 const LOCATIONS: readonly Pick<LocationStock, "location" | "kind" | "reserve">[] = [
   { location: "W1", kind: "warehouse", reserve: 0 },
   { location: "S1", kind: "store", reserve: 2 },
