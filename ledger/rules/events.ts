@@ -1,0 +1,74 @@
+/**
+ * The changefeed's events, derived from a SKU's stock before and after one change of state. Each
+ * event takes the next number of the SKU's own sequence, so a consumer dedupes by `id` and sees a
+ * gap as a missing number. Derived events fire exactly at transitions: `sku.sold_out` when the
+ * SKU's total availability goes from above zero to zero, `sku.back_in_stock` on the way back, and
+ * `stock.low` when a location's availability falls to or below the SKU's threshold from above it.
+ * Pure: the caller passes the sequence, the clock and the movement.
+ */
+import { available, type LocationStock } from "./holds";
+
+export type EventType = "stock.changed" | "stock.low" | "sku.sold_out" | "sku.back_in_stock" | "hold.shortfall";
+
+export interface StockLevel {
+  readonly onHand: number;
+  readonly held: number;
+  readonly available: number;
+}
+
+export interface StockEvent {
+  /** `<sku>:<seq>`: stable, the consumers' dedupe key. */
+  readonly id: string;
+  readonly sku: string;
+  readonly seq: number;
+  readonly type: EventType;
+  /** The location concerned; null for events about the SKU as a whole. */
+  readonly location: string | null;
+  readonly before: StockLevel;
+  readonly after: StockLevel;
+  readonly movementId: string | null;
+  readonly occurredAt: string;
+  readonly recordedAt: string;
+}
+
+export interface EventContext {
+  readonly sku: string;
+  /** The first sequence number to use; events take consecutive numbers from it. */
+  readonly nextSeq: number;
+  readonly movementId: string | null;
+  readonly occurredAtMs: number;
+  readonly recordedAtMs: number;
+  /** `stock.low` threshold per location; 0 turns it off. */
+  readonly lowStock: number;
+}
+
+const level = (s: LocationStock | undefined): StockLevel =>
+  s === undefined ? { onHand: 0, held: 0, available: 0 } : { onHand: s.onHand, held: s.held, available: available(s) };
+
+const total = (stocks: readonly LocationStock[]): StockLevel =>
+  stocks.reduce((t, s) => ({ onHand: t.onHand + s.onHand, held: t.held + s.held, available: t.available + available(s) }), { onHand: 0, held: 0, available: 0 });
+
+/** The events one change of state produces, in a deterministic order (locations by id, then the SKU). */
+export function stockEvents(before: readonly LocationStock[], after: readonly LocationStock[], ctx: EventContext): StockEvent[] {
+  const drafts: { type: EventType; location: string | null; before: StockLevel; after: StockLevel }[] = [];
+  const locations = [...new Set([...before, ...after].map((s) => s.location))].sort();
+  for (const location of locations) {
+    const b = level(before.find((s) => s.location === location));
+    const a = level(after.find((s) => s.location === location));
+    if (b.onHand !== a.onHand) drafts.push({ type: "stock.changed", location, before: b, after: a });
+    if (ctx.lowStock > 0 && b.available > ctx.lowStock && a.available <= ctx.lowStock) drafts.push({ type: "stock.low", location, before: b, after: a });
+  }
+  const tb = total(before);
+  const ta = total(after);
+  if (tb.available > 0 && ta.available === 0) drafts.push({ type: "sku.sold_out", location: null, before: tb, after: ta });
+  if (tb.available === 0 && ta.available > 0) drafts.push({ type: "sku.back_in_stock", location: null, before: tb, after: ta });
+  return drafts.map((d, i) => ({
+    id: `${ctx.sku}:${ctx.nextSeq + i}`,
+    sku: ctx.sku,
+    seq: ctx.nextSeq + i,
+    ...d,
+    movementId: ctx.movementId,
+    occurredAt: new Date(ctx.occurredAtMs).toISOString(),
+    recordedAt: new Date(ctx.recordedAtMs).toISOString(),
+  }));
+}
