@@ -23,6 +23,9 @@ export type ProblemKind =
   | "hold_expired"
   | "idempotency_key_reused"
   | "barcode_in_use"
+  | "transfer_not_found"
+  | "transfer_received"
+  | "over_receipt"
   | "overloaded"
   | "unavailable"
   | "internal";
@@ -53,6 +56,9 @@ export const PROBLEMS = {
   hold_expired: { status: 409, title: "A hold expired and its stock is gone", retryable: false },
   idempotency_key_reused: { status: 409, title: "Idempotency-Key reused with a different request", retryable: false },
   barcode_in_use: { status: 409, title: "The barcode belongs to another SKU", retryable: false },
+  transfer_not_found: { status: 404, title: "Transfer not found", retryable: false },
+  transfer_received: { status: 409, title: "The transfer has already been received", retryable: false },
+  over_receipt: { status: 409, title: "More received than was sent", retryable: false },
   overloaded: { status: 429, title: "Too many requests", retryable: true },
   unavailable: { status: 503, title: "Temporarily unavailable", retryable: true },
   internal: { status: 500, title: "Internal error", retryable: true },

@@ -2,9 +2,10 @@
  * What an SkuAuthority needs to know from the catalog in D1: whether its SKU exists, and the
  * locations (kind and online reserve of each). Read through drizzle and cached in the object, so
  * that a warm object answers holds and sales without waiting on D1:
- *  - a SKU once found is known for the life of the object (SKUs are never deleted);
- *  - the location list is re-read when older than `DIRECTORY_TTL_MS`, or when a request names a
- *    location the cache does not have (at most once per `MISS_REFRESH_MS`). A reserve change
+ *  - the SKU's facts (does it exist, its low-stock threshold) and the location list are re-read
+ *    when older than `DIRECTORY_TTL_MS`; a SKU once found stays known (SKUs are never deleted);
+ *  - the location list is also re-read when a request names a location the cache does not have
+ *    (at most once per `MISS_REFRESH_MS`). A reserve change
  *    therefore reaches a busy object within `DIRECTORY_TTL_MS`.
  */
 import { eq } from "drizzle-orm";
@@ -22,20 +23,27 @@ export interface DirectoryEntry {
   readonly reserve: number;
 }
 
+export interface SkuFacts {
+  readonly lowStock: number;
+  readonly perishable: boolean;
+}
+
 export class Directory {
   private entries: Map<string, DirectoryEntry> | null = null;
   private loadedAtMs = 0;
   private loading: Promise<void> | null = null;
-  private skuKnown = false;
+  private facts: { readonly value: SkuFacts; readonly loadedAtMs: number } | null = null;
 
   constructor(private readonly db: D1Database) {}
 
-  /** Whether the SKU exists in the catalog. */
-  async knowsSku(sku: string): Promise<boolean> {
-    if (this.skuKnown) return true;
-    const row = await drizzle(this.db).select({ id: skus.id }).from(skus).where(eq(skus.id, sku)).get();
-    this.skuKnown = row !== undefined;
-    return this.skuKnown;
+  /** The SKU's catalog facts, or null if it does not exist. Re-read when older than the TTL. */
+  async sku(sku: string, nowMs: number): Promise<SkuFacts | null> {
+    if (this.facts !== null && nowMs - this.facts.loadedAtMs <= DIRECTORY_TTL_MS) return this.facts.value;
+    const row = await drizzle(this.db).select({ lowStock: skus.lowStock, perishable: skus.perishable }).from(skus).where(eq(skus.id, sku)).get();
+    // SKUs are never deleted: once known, a failed refresh keeps the last facts.
+    if (row === undefined) return this.facts?.value ?? null;
+    this.facts = { value: row, loadedAtMs: nowMs };
+    return row;
   }
 
   /** The location directory, fresh enough to decide on, and containing `named` if it exists at all. */

@@ -22,16 +22,80 @@ import {
   type HoldLine,
   type LocationStock,
 } from "../../ledger/rules/holds";
-import type { MovementSource } from "../../ledger/rules/movement";
+import { stockEvents } from "../../ledger/rules/events";
+import type { ShrinkReason } from "../../ledger/rules/ids";
+import type { Movement, MovementSource } from "../../ledger/rules/movement";
+import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
 import { problem, type Problem, type Result } from "../http/problem";
-import { Directory } from "./directory";
+import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
+import { d1Sink, type LedgerSink } from "./ledger-sink";
 import { SkuStorage } from "./sku-storage";
 
 /** How long the answer to an Idempotency-Key is kept. */
 export const DEDUPE_RETENTION_MS = 7 * 24 * 3600_000;
 /** Bound on holds expired per pass; the alarm comes straight back for the rest. */
 const EXPIRE_BATCH_MAX = 500;
+/** How long changes gather in the outbox before a flush, so that a busy SKU lands them in batches. */
+export const FLUSH_DELAY_MS = 250;
+/** Bounds on one flush: movements and events per D1 batch. */
+export const FLUSH_MOVEMENTS_MAX = 500;
+const FLUSH_EVENTS_MAX = 1000;
+/** Backoff after a failed flush: doubling from the delay, capped, with jitter. */
+const FLUSH_BACKOFF_MAX_MS = 30_000;
+
+/** What every request needs before deciding: the SKU's facts, the location directory, the time. */
+interface Ready {
+  readonly sku: string;
+  readonly facts: SkuFacts;
+  readonly directory: ReadonlyMap<string, DirectoryEntry>;
+  readonly nowMs: number;
+}
+
+export interface TransferView {
+  readonly transferId: string;
+  readonly sku: string;
+  readonly from: string;
+  readonly to: string;
+  readonly qty: number;
+  readonly state: Transfer["state"];
+  readonly received: number | null;
+  readonly lost: number | null;
+  readonly createdAt: string;
+}
+
+export interface WriteOffOutput {
+  readonly movementId: string;
+  readonly sku: string;
+  readonly location: string;
+  readonly qty: number;
+  readonly reason: ShrinkReason;
+  readonly lot: string | null;
+  readonly onHand: number;
+  readonly available: number;
+}
+
+export interface FlushStats {
+  batches: number;
+  movements: number;
+  events: number;
+  rowsWritten: number;
+  failures: number;
+  /** Landing lag of each flushed movement (recorded → landed), ms; the most recent ones. */
+  lagsMs: number[];
+}
+
+const transferView = (sku: string, t: Transfer): TransferView => ({
+  transferId: t.transferId,
+  sku,
+  from: t.from,
+  to: t.to,
+  qty: t.qty,
+  state: t.state,
+  received: t.received,
+  lost: t.lost,
+  createdAt: new Date(t.createdAtMs).toISOString(),
+});
 
 export interface HoldView {
   readonly holdId: string;
@@ -54,7 +118,10 @@ export interface Availability {
   readonly onHand: number;
   readonly held: number;
   readonly available: number;
+  /** Units travelling between locations: available at neither end. */
+  readonly inTransit: number;
   readonly locations: readonly LocationAvailability[];
+  readonly transfers: readonly { transferId: string; from: string; to: string; qty: number }[];
 }
 
 export interface IdempotencyInput {
@@ -116,43 +183,56 @@ export const holdView = (h: Hold, nowMs: number): HoldView => ({
 export class SkuAuthority extends DurableObject<Env> {
   /** The clock. Tests move it forward to expire holds without waiting. */
   now: () => number = () => Date.now();
+  /** Where flushes land. Tests replace it to inject ledger failures. */
+  ledger: LedgerSink;
+  readonly flushStats: FlushStats = { batches: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0, lagsMs: [] };
 
   private readonly store: SkuStorage;
   private readonly directory: Directory;
   private alarmAtMs: number | null | undefined;
+  /** When the outbox should next be flushed; null when it is empty as far as this instance knows. */
+  private flushAtMs: number | null;
+  private flushFailuresInRow = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SkuStorage(ctx.storage.sql);
     this.directory = new Directory(env.DB);
+    this.ledger = d1Sink(env.DB, env.CHANGES);
+    // After a restart, anything left in the outbox is due at once.
+    this.flushAtMs = this.store.hasUnflushed() ? 0 : null;
   }
 
   async availability(sku: string): Promise<Result<{ availability: Availability }>> {
-    const known = await this.known(sku);
-    if (!known.ok) return known;
-    const nowMs = this.now();
-    const directory = await this.directory.locations(nowMs);
-    const stocks = this.ctx.storage.transactionSync(() => {
-      this.expire(nowMs);
-      return this.store.stocks(directory);
+    const ready = await this.ready(sku);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const { stocks, transfers } = this.ctx.storage.transactionSync(() => {
+      this.expire(r);
+      return { stocks: this.store.stocks(r.directory), transfers: this.store.inTransit() };
     });
-    await this.schedule();
+    await this.afterChange(r.nowMs);
     const shown = stocks.filter((s) => s.onHand !== 0 || s.held !== 0);
     const locations = shown.map((s) => ({ location: s.location, onHand: s.onHand, held: s.held, reserve: s.reserve, available: available(s) }));
     const sum = (f: (l: LocationAvailability) => number) => locations.reduce((n, l) => n + f(l), 0);
     return {
       ok: true,
-      availability: { sku, onHand: sum((l) => l.onHand), held: sum((l) => l.held), available: sum((l) => l.available), locations },
+      availability: {
+        sku,
+        onHand: sum((l) => l.onHand),
+        held: sum((l) => l.held),
+        available: sum((l) => l.available),
+        inTransit: transfers.reduce((n, t) => n + t.qty, 0),
+        locations,
+        transfers: transfers.map((t) => ({ transferId: t.transferId, from: t.from, to: t.to, qty: t.qty })),
+      },
     };
   }
 
   /** Whether the SKU exists and knows every named location; changes nothing. */
   async check(req: { sku: string; locations: readonly string[] }): Promise<Result<object>> {
-    const known = await this.known(req.sku);
-    if (!known.ok) return known;
-    const directory = await this.directory.locations(this.now(), req.locations);
-    const unknown = req.locations.find((l) => !directory.has(l));
-    return unknown === undefined ? { ok: true } : { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
+    const ready = await this.ready(req.sku, req.locations);
+    return ready.ok ? { ok: true } : ready;
   }
 
   /**
@@ -160,41 +240,48 @@ export class SkuAuthority extends DurableObject<Env> {
    * coordinator retrying after a crash) finds its holds instead of granting new ones.
    */
   async hold(req: { sku: string; cartId: string; requestId: string; lines: readonly HoldLine[]; ttlMs: number }): Promise<HoldReply> {
-    const named = req.lines.flatMap((l) => (l.location === undefined ? [] : [l.location]));
-    const checked = await this.check({ sku: req.sku, locations: named });
-    if (!checked.ok) return checked;
-    const nowMs = this.now();
-    const directory = await this.directory.locations(nowMs, named);
-
+    const ready = await this.ready(req.sku, req.lines.flatMap((l) => (l.location === undefined ? [] : [l.location])));
+    if (!ready.ok) return ready;
+    const r = ready.ready;
     const reply = this.ctx.storage.transactionSync((): HoldReply => {
-      this.expire(nowMs);
-      const earlier = this.holdsOfRequest(req.requestId);
-      if (earlier.length > 0) return { ok: true, holds: earlier.map((h) => holdView(h, nowMs)) };
-      const granted = grantHolds(this.store.stocks(directory), req, nowMs);
+      this.expire(r);
+      // Hold ids are `<requestId>.<line>.<n>`; the lines of a request are granted together or not at all.
+      const earlier = this.store.holdsWithPrefix(`${req.requestId}.`);
+      if (earlier.length > 0) return { ok: true, holds: earlier.map((h) => holdView(h, r.nowMs)) };
+      const granted = grantHolds(this.store.stocks(r.directory), req, r.nowMs);
       if (!granted.ok) {
         return { ok: false, problem: problem("insufficient_stock", `not enough ${req.sku} available`), short: granted.short };
       }
-      for (const h of granted.holds) this.store.insertHold(h);
-      return { ok: true, holds: granted.holds.map((h) => holdView(h, nowMs)) };
+      this.step(r, null, r.nowMs, () => {
+        for (const h of granted.holds) this.store.insertHold(h);
+      });
+      return { ok: true, holds: granted.holds.map((h) => holdView(h, r.nowMs)) };
     });
-    await this.schedule();
+    await this.afterChange(r.nowMs);
     return reply;
   }
 
   /** Release holds; a hold that has already ended stays as it ended. */
   async release(req: { holdIds: readonly string[] }): Promise<{ holds: HoldView[] }> {
-    const nowMs = this.now();
+    const r = await this.readyFromMeta();
+    const nowMs = r?.nowMs ?? this.now();
     const holds = this.ctx.storage.transactionSync(() => {
-      this.expire(nowMs);
-      return req.holdIds.flatMap((id) => {
-        const h = this.store.hold(id);
-        if (h === undefined) return [];
-        const r = releaseHold(h, nowMs);
-        if (r.ok) this.store.endHold(r.hold);
-        return [holdView(r.hold, nowMs)];
-      });
+      if (r !== null) this.expire(r);
+      const ended: HoldView[] = [];
+      const apply = () => {
+        for (const id of req.holdIds) {
+          const h = this.store.hold(id);
+          if (h === undefined) continue;
+          const out = releaseHold(h, nowMs);
+          if (out.ok) this.store.endHold(out.hold);
+          ended.push(holdView(out.hold, nowMs));
+        }
+      };
+      if (r === null) apply();
+      else this.step(r, null, nowMs, apply);
+      return ended;
     });
-    await this.schedule();
+    await this.afterChange(nowMs);
     return { holds };
   }
 
@@ -203,12 +290,12 @@ export class SkuAuthority extends DurableObject<Env> {
    * cart commits its other SKUs; re-hold an expired one if stock allows (same location first).
    */
   async prepareCheckout(req: { sku: string; cartId: string; requestId: string; holdIds: readonly string[]; pinMs: number; ttlMs: number }): Promise<Result<{ outcomes: PrepareOutcome[] }>> {
-    const known = await this.known(req.sku);
-    if (!known.ok) return known;
-    const nowMs = this.now();
-    const directory = await this.directory.locations(nowMs);
+    const ready = await this.ready(req.sku);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const nowMs = r.nowMs;
     const outcomes = this.ctx.storage.transactionSync(() => {
-      this.expire(nowMs);
+      this.expire(r);
       return req.holdIds.map((holdId): PrepareOutcome => {
         const h = this.store.hold(holdId);
         if (h === undefined) return { holdId, ok: false, available: 0 };
@@ -224,87 +311,196 @@ export class SkuAuthority extends DurableObject<Env> {
         const earlier = this.store.holdsWithPrefix(`${requestId}.`);
         if (earlier.length > 0) return { holdId, ok: true, holds: earlier.map((g) => holdView(g, nowMs)) };
         const again = (location?: string) =>
-          grantHolds(this.store.stocks(directory), { requestId, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
+          grantHolds(this.store.stocks(r.directory), { requestId, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
         const here = again(h.location);
         const granted = here.ok ? here : again();
         if (!granted.ok) return { holdId, ok: false, available: granted.short[0]?.available ?? 0 };
-        for (const g of granted.holds) this.store.insertHold(g);
+        this.step(r, null, nowMs, () => {
+          for (const g of granted.holds) this.store.insertHold(g);
+        });
         return { holdId, ok: true, holds: granted.holds.map((g) => holdView(g, nowMs)) };
       });
     });
-    await this.schedule();
+    await this.afterChange(nowMs);
     return { ok: true, outcomes };
   }
 
   /** Second phase: each live hold becomes a sale (`loc → customer`); a committed one stays committed. */
   async commit(req: { sku: string; orderId: string; holdIds: readonly string[]; source: MovementSource }): Promise<{ outcomes: CommitOutcome[] }> {
-    const nowMs = this.now();
+    const ready = await this.ready(req.sku);
+    const nowMs = ready.ok ? ready.ready.nowMs : this.now();
     const outcomes = this.ctx.storage.transactionSync(() => {
-      this.expire(nowMs);
+      if (ready.ok) this.expire(ready.ready);
       return req.holdIds.flatMap((holdId): CommitOutcome[] => {
         const h = this.store.hold(holdId);
         if (h === undefined) return [];
-        const r = commitHold(h, { sku: req.sku, nowMs, source: req.source, ref: req.orderId });
-        if (!r.ok) {
-          return [{ holdId, state: holdView(r.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
+        const out = commitHold(h, { sku: req.sku, nowMs, source: req.source, ref: req.orderId });
+        if (!out.ok) {
+          return [{ holdId, state: holdView(out.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
         }
-        this.store.endHold(r.hold);
-        if (r.movement !== null) this.store.recordMovement(r.movement);
-        return [{ holdId, state: "committed", location: h.location, qty: h.qty, movementId: r.movement?.id ?? null }];
+        const land = () => {
+          this.store.endHold(out.hold);
+          if (out.movement !== null) this.store.recordMovement(out.movement);
+        };
+        if (ready.ok) this.step(ready.ready, out.movement, nowMs, land);
+        else land();
+        return [{ holdId, state: "committed", location: h.location, qty: h.qty, movementId: out.movement?.id ?? null }];
       });
     });
-    await this.schedule();
+    await this.afterChange(nowMs);
     return { outcomes };
   }
 
   /** Units arrive at a location. With an Idempotency-Key, the same receipt twice lands once. */
   async receive(input: ReceiptInput): Promise<Result<{ replayed: boolean; receipt: ReceiptOutput }>> {
-    const known = await this.known(input.sku);
-    if (!known.ok) return known;
-    const nowMs = this.now();
-    const directory = await this.directory.locations(nowMs, [input.location]);
-    if (!directory.has(input.location)) return { ok: false, problem: problem("unknown_location", `location ${input.location} does not exist`) };
-    const key = input.idempotency === null ? null : `receipt:${input.idempotency.key}`;
-    const out = this.ctx.storage.transactionSync((): Result<{ replayed: boolean; receipt: ReceiptOutput }> => {
-      this.expire(nowMs);
-      if (key !== null && input.idempotency !== null) {
-        const seen = this.store.dedupe(key);
-        if (seen !== undefined) {
-          return seen.fingerprint === input.idempotency.fingerprint
-            ? { ok: true, replayed: true, receipt: seen.response as ReceiptOutput }
-            : { ok: false, problem: problem("idempotency_key_reused", "this Idempotency-Key was used for a different receipt") };
-        }
+    const ready = await this.ready(input.sku, [input.location]);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const out = this.ctx.storage.transactionSync(() =>
+      this.once(input.idempotency, "receipt", r.nowMs, (): Result<{ receipt: ReceiptOutput }> => {
+        this.expire(r);
+        const movement = receiptMovement({ id: `rcpt.${crypto.randomUUID()}`, sku: input.sku, location: input.location, qty: input.qty, nowMs: r.nowMs, source: input.source, ref: input.ref, lot: input.lot, expiresOn: input.expiresOn });
+        this.step(r, movement, r.nowMs, () => this.store.recordMovement(movement));
+        const stock = this.store.stocks(r.directory).find((s) => s.location === input.location);
+        return {
+          ok: true,
+          receipt: { movementId: movement.id, sku: input.sku, location: input.location, qty: input.qty, lot: input.lot, expiresOn: input.expiresOn, ref: input.ref, onHand: stock?.onHand ?? 0, available: stock === undefined ? 0 : available(stock) },
+        };
+      }),
+    );
+    await this.afterChange(r.nowMs);
+    return out.ok ? { ok: true, replayed: out.replayed, receipt: out.value.receipt } : out;
+  }
+
+  /** Stock leaves `from` for `to`: `loc:from → transit:<id>`, at neither location until received. */
+  async transferOut(input: { sku: string; from: string; to: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView }>> {
+    const ready = await this.ready(input.sku, [input.from, input.to]);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const out = this.ctx.storage.transactionSync(() =>
+      this.once(input.idempotency, "transfer", r.nowMs, (): Result<{ transfer: TransferView }> => {
+        this.expire(r);
+        const stock = this.store.stocks(r.directory).find((s) => s.location === input.from);
+        const transferId = `tr_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+        const res = transferOut(stock, { transferId, from: input.from, to: input.to, qty: input.qty }, { sku: input.sku, nowMs: r.nowMs, source: input.source });
+        if (!res.ok) return { ok: false, problem: problem("insufficient_stock", `only ${res.movable} units of ${input.sku} at ${input.from} are on hand and not held`, { movable: res.movable }) };
+        this.step(r, res.movement, r.nowMs, () => {
+          this.store.recordMovement(res.movement);
+          this.store.putTransfer(res.transfer);
+        });
+        return { ok: true, transfer: transferView(input.sku, res.transfer) };
+      }),
+    );
+    await this.afterChange(r.nowMs);
+    return out.ok ? { ok: true, replayed: out.replayed, transfer: out.value.transfer } : out;
+  }
+
+  /** The transfer arrives: `transit → loc:to` for what came, `transit → shrink:lost` for the rest. */
+  async receiveTransfer(input: { sku: string; transferId: string; qty: number; source: MovementSource }): Promise<Result<{ transfer: TransferView; movementIds: string[] }>> {
+    const ready = await this.ready(input.sku);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const out = this.ctx.storage.transactionSync((): Result<{ transfer: TransferView; movementIds: string[] }> => {
+      this.expire(r);
+      const t = this.store.transfer(input.transferId);
+      if (t === undefined) return { ok: false, problem: problem("transfer_not_found", `transfer ${input.transferId} does not exist`) };
+      const res = receiveTransfer(t, input.qty, { sku: input.sku, nowMs: r.nowMs, source: input.source });
+      if (!res.ok) {
+        return res.kind === "transfer_received"
+          ? { ok: false, problem: problem("transfer_received", `transfer ${t.transferId} has already been received: ${t.received} units arrived, ${t.lost} lost`, { transfer: transferView(input.sku, t) }) }
+          : { ok: false, problem: problem("over_receipt", `transfer ${t.transferId} carried ${t.qty} units; ${input.qty} cannot have arrived`, { sent: t.qty }) };
       }
-      const movement = receiptMovement({ id: `rcpt.${crypto.randomUUID()}`, sku: input.sku, location: input.location, qty: input.qty, nowMs, source: input.source, ref: input.ref, lot: input.lot, expiresOn: input.expiresOn });
-      this.store.recordMovement(movement);
-      const stock = this.store.stocks(directory).find((s) => s.location === input.location);
-      const receipt: ReceiptOutput = {
-        movementId: movement.id,
-        sku: input.sku,
-        location: input.location,
-        qty: input.qty,
-        lot: input.lot,
-        expiresOn: input.expiresOn,
-        ref: input.ref,
-        onHand: stock?.onHand ?? 0,
-        available: stock === undefined ? 0 : available(stock),
-      };
-      if (key !== null && input.idempotency !== null) this.store.remember(key, input.idempotency.fingerprint, receipt, nowMs);
-      return { ok: true, replayed: false, receipt };
+      for (const m of res.movements) this.step(r, m, r.nowMs, () => this.store.recordMovement(m));
+      this.store.putTransfer(res.transfer);
+      return { ok: true, transfer: transferView(input.sku, res.transfer), movementIds: res.movements.map((m) => m.id) };
     });
-    await this.schedule();
+    await this.afterChange(r.nowMs);
     return out;
   }
 
-  /** Expire holds whose deadline passed, forget old idempotency answers, and set the next alarm. */
+  /** Units leave stock for shrink (damaged, lost, stolen, expired). Held units cannot be written off. */
+  async writeOff(input: { sku: string; location: string; qty: number; reason: ShrinkReason; lot: string | null; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; writeOff: WriteOffOutput }>> {
+    const ready = await this.ready(input.sku, [input.location]);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const out = this.ctx.storage.transactionSync(() =>
+      this.once(input.idempotency, "write-off", r.nowMs, (): Result<{ writeOff: WriteOffOutput }> => {
+        this.expire(r);
+        const stock = this.store.stocks(r.directory).find((s) => s.location === input.location);
+        const res = writeOff(stock, { id: `wo.${crypto.randomUUID()}`, location: input.location, qty: input.qty, reason: input.reason, lot: input.lot }, { sku: input.sku, nowMs: r.nowMs, source: input.source });
+        if (!res.ok) return { ok: false, problem: problem("insufficient_stock", `only ${res.movable} units of ${input.sku} at ${input.location} are on hand and not held`, { movable: res.movable }) };
+        this.step(r, res.movement, r.nowMs, () => this.store.recordMovement(res.movement));
+        const after = this.store.stocks(r.directory).find((s) => s.location === input.location);
+        return {
+          ok: true,
+          writeOff: { movementId: res.movement.id, sku: input.sku, location: input.location, qty: input.qty, reason: input.reason, lot: input.lot, onHand: after?.onHand ?? 0, available: after === undefined ? 0 : available(after) },
+        };
+      }),
+    );
+    await this.afterChange(r.nowMs);
+    return out.ok ? { ok: true, replayed: out.replayed, writeOff: out.value.writeOff } : out;
+  }
+
+  /** The authority's side of an audit: balances of every account and what has not reached D1 yet. */
+  async auditView(sku: string): Promise<Result<{ balances: Record<string, number>; unflushed: Movement[]; unflushedEvents: number; flush: FlushStats }>> {
+    const ready = await this.ready(sku);
+    if (!ready.ok) return ready;
+    const { balances, unflushed } = this.ctx.storage.transactionSync(() => {
+      this.expire(ready.ready);
+      return { balances: Object.fromEntries(this.store.balances()), unflushed: this.store.unflushed() };
+    });
+    await this.afterChange(ready.ready.nowMs);
+    return { ok: true, balances, unflushed: unflushed.movements, unflushedEvents: unflushed.events, flush: { ...this.flushStats, lagsMs: [...this.flushStats.lagsMs] } };
+  }
+
+  /** Expire due holds, flush the outbox when due, forget old idempotency answers, set the next alarm. */
   override async alarm(): Promise<void> {
     this.alarmAtMs = null;
-    const nowMs = this.now();
+    const r = await this.readyFromMeta();
+    const nowMs = r?.nowMs ?? this.now();
     this.ctx.storage.transactionSync(() => {
-      this.expire(nowMs);
+      if (r !== null) this.expire(r);
       this.store.forgetDedupeBefore(nowMs - DEDUPE_RETENTION_MS);
     });
+    if (this.flushAtMs !== null && this.flushAtMs <= nowMs) await this.flush();
     await this.schedule();
+  }
+
+  /**
+   * Land the oldest outbox rows in the ledger, then publish their events. Rows leave the outbox only
+   * after both succeeded; a failure leaves them for a retry after a capped, jittered backoff.
+   */
+  async flush(): Promise<"idle" | "more" | "failed" | "paused"> {
+    if (this.env.FLUSH_PAUSED === "1") return "paused";
+    const sku = this.store.meta("sku");
+    const batch = this.store.flushBatch(FLUSH_MOVEMENTS_MAX, FLUSH_EVENTS_MAX);
+    if (sku === undefined || (batch.movements.length === 0 && batch.events.length === 0 && batch.transfers.length === 0)) {
+      this.flushAtMs = null;
+      return "idle";
+    }
+    const landedAtMs = this.now();
+    try {
+      const { rowsWritten } = await this.ledger.land(batch, sku, landedAtMs);
+      await this.ledger.publish(batch.events);
+      this.flushStats.rowsWritten += rowsWritten;
+    } catch (error) {
+      // Handled: the rows stay in the outbox and the next attempt comes after a backoff.
+      this.flushFailuresInRow += 1;
+      this.flushStats.failures += 1;
+      const backoffMs = Math.min(FLUSH_BACKOFF_MAX_MS, FLUSH_DELAY_MS * 2 ** this.flushFailuresInRow);
+      this.flushAtMs = this.now() + Math.round(backoffMs * (0.5 + Math.random() / 2));
+      console.warn(`sku ${sku}: ledger flush failed (${this.flushFailuresInRow} in a row), retrying in ${this.flushAtMs - this.now()} ms`, error);
+      return "failed";
+    }
+    this.ctx.storage.transactionSync(() => this.store.forgetFlushed(batch));
+    this.flushFailuresInRow = 0;
+    this.flushStats.batches += 1;
+    this.flushStats.movements += batch.movements.length;
+    this.flushStats.events += batch.events.length;
+    this.flushStats.lagsMs = [...this.flushStats.lagsMs, ...batch.movements.map((m) => landedAtMs - m.recordedAtMs)].slice(-10_000);
+    const more = this.store.hasUnflushed();
+    this.flushAtMs = more ? this.now() : null;
+    return more ? "more" : "idle";
   }
 
   /** Everything a test or an audit needs to check the invariants, read in one go. */
@@ -318,24 +514,79 @@ export class SkuAuthority extends DurableObject<Env> {
     };
   }
 
-  private async known(sku: string): Promise<{ ok: true } | { ok: false; problem: Problem }> {
-    return (await this.directory.knowsSku(sku)) ? { ok: true } : { ok: false, problem: problem("unknown_sku", `SKU ${sku} does not exist`) };
+  /** Load the SKU's facts and the directory (knowing `named` locations), or say what is unknown. */
+  private async ready(sku: string, named: readonly string[] = []): Promise<Result<{ ready: Ready }>> {
+    const nowMs = this.now();
+    const facts = await this.directory.sku(sku, nowMs);
+    if (facts === null) return { ok: false, problem: problem("unknown_sku", `SKU ${sku} does not exist`) };
+    const directory = await this.directory.locations(nowMs, named);
+    const unknown = named.find((l) => !directory.has(l));
+    if (unknown !== undefined) return { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
+    if (this.store.meta("sku") === undefined) this.store.setMeta("sku", sku);
+    return { ok: true, ready: { sku, facts, directory, nowMs } };
   }
 
-  private holdsOfRequest(requestId: string): Hold[] {
-    // Hold ids are `<requestId>.<line>.<n>`; the lines of a request are granted together or not at all.
-    return this.store.holdsWithPrefix(`${requestId}.`);
+  /** `ready` for requests that do not name the SKU (alarm, release): null before the first request. */
+  private async readyFromMeta(): Promise<Ready | null> {
+    const sku = this.store.meta("sku");
+    if (sku === undefined) return null;
+    const r = await this.ready(sku);
+    return r.ok ? r.ready : null;
+  }
+
+  /**
+   * Run one change of state and record the changefeed events it causes: the stock before and after,
+   * compared by the pure rule. Call inside the request's transaction.
+   */
+  private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void): void {
+    const before = this.store.stocks(r.directory);
+    change();
+    const after = this.store.stocks(r.directory);
+    this.store.recordEvents(
+      stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock }),
+    );
+  }
+
+  /**
+   * Run a request once per Idempotency-Key (inside the caller's transaction): the same key and
+   * fingerprint answer with the stored value; another fingerprint is refused; failures are not stored.
+   */
+  private once<T extends object>(idem: IdempotencyInput | null, scope: string, nowMs: number, run: () => Result<T>): { ok: true; replayed: boolean; value: T } | { ok: false; problem: Problem } {
+    const key = idem === null ? null : `${scope}:${idem.key}`;
+    if (key !== null && idem !== null) {
+      const seen = this.store.dedupe(key);
+      if (seen !== undefined) {
+        return seen.fingerprint === idem.fingerprint
+          ? { ok: true, replayed: true, value: seen.response as T }
+          : { ok: false, problem: problem("idempotency_key_reused", `this Idempotency-Key was used for a different ${scope}`) };
+      }
+    }
+    const out = run();
+    if (!out.ok) return out;
+    const { ok: _ok, ...value } = out;
+    if (key !== null && idem !== null) this.store.remember(key, idem.fingerprint, value, nowMs);
+    return { ok: true, replayed: false, value: value as unknown as T };
   }
 
   /** Apply expiry to every hold past its deadline (lazily on each request, and from the alarm). */
-  private expire(nowMs: number): void {
-    for (const h of expireDue(this.store.dueHolds(nowMs, EXPIRE_BATCH_MAX), nowMs)) this.store.endHold(h);
+  private expire(r: Ready): void {
+    const due = expireDue(this.store.dueHolds(r.nowMs, EXPIRE_BATCH_MAX), r.nowMs);
+    if (due.length === 0) return;
+    this.step(r, null, r.nowMs, () => {
+      for (const h of due) this.store.endHold(h);
+    });
+  }
+
+  /** After a request: a flush becomes due if the outbox has rows, and the alarm follows. */
+  private async afterChange(nowMs: number): Promise<void> {
+    if (this.flushAtMs === null && this.store.hasUnflushed()) this.flushAtMs = nowMs + FLUSH_DELAY_MS;
+    await this.schedule();
   }
 
   private async schedule(): Promise<void> {
     const expiry = this.store.earliestExpiry();
     const oldest = this.store.oldestDedupe();
-    const candidates = [expiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS].filter((t): t is number => t !== undefined);
+    const candidates = [expiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS, this.flushAtMs ?? undefined].filter((t): t is number => t !== undefined);
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     if (this.alarmAtMs === undefined) this.alarmAtMs = await this.ctx.storage.getAlarm();

@@ -5,11 +5,13 @@
  *
  * Tables: `accounts` (balance of every account this SKU has touched, `loc:*` included), `held`
  * (units claimed by active holds per location), `holds`, `outbox` (movements waiting for the
- * ledger flush, written in the same transaction as the balances they change) and `dedupe`
- * (answers to idempotent requests).
+ * ledger flush, written in the same transaction as the balances they change), `event_outbox` (the
+ * changefeed events of those changes), `transfers` and `dedupe` (answers to idempotent requests).
  */
 import type { Hold, HoldState, LocationStock } from "../../ledger/rules/holds";
 import { applyMovement, type Movement } from "../../ledger/rules/movement";
+import type { StockEvent } from "../../ledger/rules/events";
+import type { Transfer } from "../../ledger/rules/transfers";
 import type { DirectoryEntry } from "./directory";
 
 const SCHEMA = `
@@ -24,6 +26,12 @@ CREATE TABLE IF NOT EXISTS holds (
 CREATE INDEX IF NOT EXISTS holds_due ON holds (state, expires_at);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transfers (
+  transfer_id TEXT PRIMARY KEY, from_location TEXT NOT NULL, to_location TEXT NOT NULL, qty INTEGER NOT NULL,
+  state TEXT NOT NULL, received INTEGER, lost INTEGER, created_at INTEGER NOT NULL,
+  version INTEGER NOT NULL, flushed_version INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS dedupe (
   key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, response TEXT NOT NULL, created_at INTEGER NOT NULL
@@ -56,6 +64,14 @@ const toHold = (r: HoldRow): Hold => ({
 export interface DedupeRecord {
   readonly fingerprint: string;
   readonly response: unknown;
+}
+
+export interface FlushBatch {
+  readonly movements: readonly Movement[];
+  readonly events: readonly StockEvent[];
+  readonly transfers: readonly (Transfer & { readonly version: number })[];
+  readonly lastMovementSeq: number;
+  readonly lastEventSeq: number;
 }
 
 export class SkuStorage {
@@ -161,8 +177,94 @@ export class SkuStorage {
     return this.sql.exec<{ body: string }>("SELECT body FROM outbox ORDER BY seq LIMIT ?", limit).toArray().map((r) => JSON.parse(r.body) as Movement);
   }
 
+  /** Whether anything waits for the ledger: movements, events or transfer changes. */
+  hasUnflushed(): boolean {
+    return (
+      this.sql.exec<{ n: number }>(
+        "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM outbox LIMIT 1)) + (SELECT COUNT(*) FROM (SELECT 1 FROM event_outbox LIMIT 1)) + (SELECT COUNT(*) FROM (SELECT 1 FROM transfers WHERE version > flushed_version LIMIT 1)) AS n",
+      ).one().n > 0
+    );
+  }
+
   outboxSize(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n;
+  }
+
+  /** The next number of this SKU's event sequence (gapless from 1). */
+  nextEventSeq(): number {
+    return Number(this.meta("next_event_seq") ?? "1");
+  }
+
+  recordEvents(events: readonly StockEvent[]): void {
+    let next = this.nextEventSeq();
+    for (const e of events) {
+      if (e.seq !== next) throw new Error(`recordEvents: expected seq ${next}, got ${e.seq}`);
+      this.sql.exec("INSERT INTO event_outbox (seq, body) VALUES (?, ?)", e.seq, JSON.stringify(e));
+      next += 1;
+    }
+    if (events.length > 0) this.setMeta("next_event_seq", String(next));
+  }
+
+  transfer(transferId: string): Transfer | undefined {
+    const r = this.sql
+      .exec<{ transfer_id: string; from_location: string; to_location: string; qty: number; state: Transfer["state"]; received: number | null; lost: number | null; created_at: number }>(
+        "SELECT * FROM transfers WHERE transfer_id = ?",
+        transferId,
+      )
+      .toArray()[0];
+    return r === undefined
+      ? undefined
+      : { transferId: r.transfer_id, from: r.from_location, to: r.to_location, qty: r.qty, state: r.state, received: r.received, lost: r.lost, createdAtMs: r.created_at };
+  }
+
+  /** Transfers still in transit, oldest first. */
+  inTransit(): Transfer[] {
+    return this.sql
+      .exec<{ transfer_id: string }>("SELECT transfer_id FROM transfers WHERE state = 'in_transit' ORDER BY created_at, transfer_id")
+      .toArray()
+      .flatMap((r) => this.transfer(r.transfer_id) ?? []);
+  }
+
+  putTransfer(t: Transfer): void {
+    this.sql.exec(
+      `INSERT INTO transfers (transfer_id, from_location, to_location, qty, state, received, lost, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+       ON CONFLICT (transfer_id) DO UPDATE SET state = excluded.state, received = excluded.received, lost = excluded.lost, version = version + 1`,
+      t.transferId, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs,
+    );
+  }
+
+  /** The oldest unflushed movements, events and transfer changes, each list bounded. */
+  flushBatch(movementsMax: number, eventsMax: number): FlushBatch {
+    const movements = this.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", movementsMax).toArray();
+    const events = this.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM event_outbox ORDER BY seq LIMIT ?", eventsMax).toArray();
+    const transfers = this.sql
+      .exec<{ transfer_id: string; version: number }>("SELECT transfer_id, version FROM transfers WHERE version > flushed_version ORDER BY transfer_id LIMIT ?", movementsMax)
+      .toArray()
+      .flatMap((r) => {
+        const t = this.transfer(r.transfer_id);
+        return t === undefined ? [] : [{ ...t, version: r.version }];
+      });
+    return {
+      movements: movements.map((r) => JSON.parse(r.body) as Movement),
+      events: events.map((r) => JSON.parse(r.body) as StockEvent),
+      transfers,
+      lastMovementSeq: movements.at(-1)?.seq ?? 0,
+      lastEventSeq: events.at(-1)?.seq ?? 0,
+    };
+  }
+
+  /** Drop what the ledger has confirmed; anything recorded since stays for the next flush. */
+  forgetFlushed(batch: FlushBatch): void {
+    this.sql.exec("DELETE FROM outbox WHERE seq <= ?", batch.lastMovementSeq);
+    this.sql.exec("DELETE FROM event_outbox WHERE seq <= ?", batch.lastEventSeq);
+    for (const t of batch.transfers) this.sql.exec("UPDATE transfers SET flushed_version = ? WHERE transfer_id = ? AND flushed_version < ?", t.version, t.transferId, t.version);
+  }
+
+  unflushed(): { movements: Movement[]; events: number } {
+    return {
+      movements: this.sql.exec<{ body: string }>("SELECT body FROM outbox ORDER BY seq").toArray().map((r) => JSON.parse(r.body) as Movement),
+      events: this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM event_outbox").one().n,
+    };
   }
 
   dedupe(key: string): DedupeRecord | undefined {

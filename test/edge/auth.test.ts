@@ -8,7 +8,7 @@ import { sign } from "hono/jwt";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Role } from "../../edge/auth/auth";
 import { availability, call, catalog, expectProblem, fresh, must, peek, receive, shopperToken, token } from "./helpers";
-import { inspectSku } from "./objects";
+import { stockState } from "./objects";
 
 const OTHER_SECRET = "not-the-secret-0123456789abcdef0123456789abcdef";
 
@@ -30,7 +30,7 @@ async function snapshot() {
   // Guards against comparing two identical failures.
   expect(stock.status).toBe(200);
   expect(cart.status).toBe(200);
-  return { availability: stock.body, authority: await inspectSku(sku), cart: { status: cart.status, body: cart.body }, row };
+  return { availability: stock.body, authority: await stockState(sku), cart: { status: cart.status, body: cart.body }, row };
 }
 
 const base64urlOf = (binary: string): string => btoa(binary).replace(/=+$/, "").replaceAll("+", "-").replaceAll("/", "_");

@@ -9,7 +9,7 @@ import { createExecutionContext, env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../edge/index";
 import { adminToken, call, catalog, expectInvalid, expectProblem, fresh, must, peek, receive, shopperToken, type Call } from "./helpers";
-import { inspectSku } from "./objects";
+import { stockState } from "./objects";
 import { rng, seedFrom } from "../support/seeded";
 
 const sku = fresh("BAD");
@@ -40,7 +40,7 @@ async function snapshot() {
   expect(cart.status).toBe(200);
   return {
     availability: stock.body,
-    authority: await inspectSku(sku),
+    authority: await stockState(sku),
     cart: cart.body,
     catalog: { regions: await rows("regions"), locations: await rows("locations"), skus: await rows("skus") },
   };
@@ -184,12 +184,12 @@ describe("POST /v1/carts/:cartId/holds", () => {
     const untouched = fresh("BAD-UNTOUCHED");
     await catalog({ skus: [untouched] });
     await receive(untouched, "W1", 10);
-    const before = { stock: (await peek("GET", `/v1/skus/${untouched}/availability`)).body, authority: await inspectSku(untouched) };
+    const before = { stock: (await peek("GET", `/v1/skus/${untouched}/availability`)).body, authority: await stockState(untouched) };
     await refused(
       () => hold({ body: { lines: lines(untouched) } }),
       (r) => expectProblem(r, 404, type),
     );
-    expect({ stock: (await peek("GET", `/v1/skus/${untouched}/availability`)).body, authority: await inspectSku(untouched) }).toEqual(before);
+    expect({ stock: (await peek("GET", `/v1/skus/${untouched}/availability`)).body, authority: await stockState(untouched) }).toEqual(before);
   });
 
   it("never refuses a valid hold because of concurrent requests that name an unknown SKU", async () => {

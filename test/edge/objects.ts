@@ -2,8 +2,9 @@
  * Test helpers over the Durable Objects' insides: their clocks, and the SKU authority's own view
  * of its stock. Built on `inSku` / `inCart` from `helpers.ts`.
  */
+import { env, runDurableObjectAlarm } from "cloudflare:test";
 import type { SkuAuthority } from "../../edge/sku/sku-authority";
-import { inCart, inSku } from "./helpers";
+import { inCart, inSku, skuStub } from "./helpers";
 
 /** Runs the SKU authority's clock `offsetMs` ahead of real time. */
 export async function shiftSkuClock(sku: string, offsetMs: number): Promise<void> {
@@ -36,3 +37,29 @@ export const inspectSku = (sku: string): Promise<ReturnType<SkuAuthority["inspec
 
 /** Sum of every account of a SKU; double-entry keeps it at zero (I4). */
 export const sumOf = (balances: Readonly<Record<string, number>>): number => Object.values(balances).reduce((n, b) => n + b, 0);
+
+/**
+ * Bring a SKU's object to rest: flush its outbox to the ledger now and let its pending alarm run,
+ * so that the next alarm it sets is for what the test does next (a hold's deadline, say).
+ */
+export async function settle(sku: string): Promise<void> {
+  await inSku(sku, (instance) => instance.flush());
+  await runDurableObjectAlarm(skuStub(sku));
+}
+
+/** The ledger's balances of a SKU in D1, by account. */
+export async function ledgerBalances(sku: string): Promise<Record<string, number>> {
+  const rows = await env.DB.prepare("SELECT account, balance FROM balances WHERE sku = ?").bind(sku).all<{ account: string; balance: number }>();
+  return Object.fromEntries(rows.results.filter((r) => r.balance !== 0).map((r) => [r.account, r.balance]));
+}
+
+/**
+ * A SKU's stock state for "nothing changed" comparisons: stocks, balances, active holds, and the
+ * number of movements recorded (landed in D1 plus waiting in the outbox). The split between landed
+ * and waiting, and the alarm, move on their own as the background flush runs, so they are left out.
+ */
+export async function stockState(sku: string): Promise<{ stocks: unknown; balances: Record<string, number>; holds: unknown; movements: number }> {
+  const inside = await inSku(sku, (instance) => instance.inspect());
+  const landed = await env.DB.prepare("SELECT COUNT(*) AS n FROM movements WHERE sku = ?").bind(sku).first<{ n: number }>();
+  return { stocks: inside.stocks, balances: inside.balances, holds: inside.holds, movements: inside.outbox + (landed?.n ?? 0) };
+}
