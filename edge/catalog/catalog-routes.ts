@@ -26,6 +26,8 @@ const Sku = z.strictObject({
   name: Name,
   barcode: z.string().regex(/^[0-9A-Za-z-]{4,64}$/, { message: "must be 4–64 letters, digits or dashes" }).nullable().optional(),
   perishable: z.boolean().default(false),
+  /** `stock.low` fires when a location's available units fall to or below this; 0 turns it off. */
+  lowStock: z.number().int({ message: "must be a whole number" }).min(0).max(1_000_000).default(0),
 });
 
 export const catalogRoutes = new Hono<AppEnv>()
@@ -59,7 +61,7 @@ export const catalogRoutes = new Hono<AppEnv>()
       const owner = await db.select({ id: skus.id }).from(skus).where(eq(skus.barcode, barcode)).get();
       if (owner !== undefined && owner.id !== sku) throw new ProblemError(problem("barcode_in_use", `barcode ${barcode} belongs to SKU ${owner.id}`));
     }
-    const row = { id: sku, name: body.name, barcode, perishable: body.perishable, updatedAt: new Date().toISOString() };
+    const row = { id: sku, name: body.name, barcode, perishable: body.perishable, lowStock: body.lowStock, updatedAt: new Date().toISOString() };
     const { id: _id, ...update } = row;
     try {
       await db.insert(skus).values(row).onConflictDoUpdate({ target: skus.id, set: update });
@@ -68,5 +70,5 @@ export const catalogRoutes = new Hono<AppEnv>()
       if (String(error).includes("UNIQUE constraint failed: skus.barcode")) throw new ProblemError(problem("barcode_in_use", `barcode ${barcode} belongs to another SKU`));
       throw error;
     }
-    return c.json({ sku, name: body.name, barcode, perishable: body.perishable });
+    return c.json({ sku, name: body.name, barcode, perishable: body.perishable, lowStock: body.lowStock });
   });

@@ -7,10 +7,13 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
+import { auditRoutes } from "../audit/audit-routes";
 import { authenticate } from "../auth/auth";
 import { cartRoutes } from "../cart/cart-routes";
 import { catalogRoutes } from "../catalog/catalog-routes";
+import { changefeedRoutes } from "../changefeed/changefeed-routes";
 import { skuRoutes } from "../sku/sku-routes";
+import { stockRoutes } from "../sku/stock-routes";
 import type { AppEnv } from "./app-env";
 import { problem, ProblemError, problemResponse, type ProblemKind } from "./problem";
 import { BODY_BYTES_MAX } from "./validate";
@@ -43,7 +46,10 @@ export function createApp(): Hono<AppEnv> {
   app.use("/v1/*", authenticate);
   app.route("/v1", catalogRoutes);
   app.route("/v1", skuRoutes);
+  app.route("/v1", stockRoutes);
   app.route("/v1", cartRoutes);
+  app.route("/v1", auditRoutes);
+  app.route("/v1", changefeedRoutes);
 
   app.notFound((c) => problemResponse(problem("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
