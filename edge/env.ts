@@ -1,3 +1,4 @@
+import type { StockEvent } from "../ledger/rules/events";
 import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { SkuAuthority } from "./sku/sku-authority";
 
@@ -6,5 +7,9 @@ export interface Env {
   readonly SKU: DurableObjectNamespace<SkuAuthority>;
   readonly CART: DurableObjectNamespace<CartCoordinator>;
   readonly DB: D1Database;
+  /** The changefeed Queue: every event, published after it landed in D1. */
+  readonly CHANGES: Queue<StockEvent>;
+  /** "1" pauses the ledger flush (benchmark baseline); anything else, or unset, flushes. */
+  readonly FLUSH_PAUSED?: string;
   readonly AUTH_SECRET: string;
 }

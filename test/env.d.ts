@@ -6,6 +6,7 @@ declare namespace Cloudflare {
     readonly SKU: WorkerEnv["SKU"];
     readonly CART: WorkerEnv["CART"];
     readonly DB: WorkerEnv["DB"];
+    readonly CHANGES: WorkerEnv["CHANGES"];
     readonly AUTH_SECRET: string;
     readonly TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** SEED from the environment of `npm test`, to replay a randomized test; empty when unset. */
