@@ -23,6 +23,7 @@ import {
   type LocationStock,
 } from "../../ledger/rules/holds";
 import { stockEvents } from "../../ledger/rules/events";
+import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots } from "../../ledger/rules/lots";
 import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
@@ -338,9 +339,10 @@ export class SkuAuthority extends DurableObject<Env> {
         if (!out.ok) {
           return [{ holdId, state: holdView(out.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
         }
+        const movements = out.movement === null ? [] : this.byLots(out.movement);
         const land = () => {
           this.store.endHold(out.hold);
-          if (out.movement !== null) this.store.recordMovement(out.movement);
+          for (const m of movements) this.store.recordMovement(m);
         };
         if (ready.ok) this.step(ready.ready, out.movement, nowMs, land);
         else land();
@@ -384,8 +386,9 @@ export class SkuAuthority extends DurableObject<Env> {
         const transferId = `tr_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
         const res = transferOut(stock, { transferId, from: input.from, to: input.to, qty: input.qty }, { sku: input.sku, nowMs: r.nowMs, source: input.source });
         if (!res.ok) return { ok: false, problem: problem("insufficient_stock", `only ${res.movable} units of ${input.sku} at ${input.from} are on hand and not held`, { movable: res.movable }) };
+        const movements = this.byLots(res.movement);
         this.step(r, res.movement, r.nowMs, () => {
-          this.store.recordMovement(res.movement);
+          for (const m of movements) this.store.recordMovement(m);
           this.store.putTransfer(res.transfer);
         });
         return { ok: true, transfer: transferView(input.sku, res.transfer) };
@@ -410,7 +413,13 @@ export class SkuAuthority extends DurableObject<Env> {
           ? { ok: false, problem: problem("transfer_received", `transfer ${t.transferId} has already been received: ${t.received} units arrived, ${t.lost} lost`, { transfer: transferView(input.sku, t) }) }
           : { ok: false, problem: problem("over_receipt", `transfer ${t.transferId} carried ${t.qty} units; ${input.qty} cannot have arrived`, { sent: t.qty }) };
       }
-      for (const m of res.movements) this.step(r, m, r.nowMs, () => this.store.recordMovement(m));
+      // What arrived takes the soonest-expiring lots in transit; what was lost, the rest.
+      for (const m of res.movements) {
+        const movements = this.byLots(m);
+        this.step(r, m, r.nowMs, () => {
+          for (const part of movements) this.store.recordMovement(part);
+        });
+      }
       this.store.putTransfer(res.transfer);
       return { ok: true, transfer: transferView(input.sku, res.transfer), movementIds: res.movements.map((m) => m.id) };
     });
@@ -429,7 +438,15 @@ export class SkuAuthority extends DurableObject<Env> {
         const stock = this.store.stocks(r.directory).find((s) => s.location === input.location);
         const res = writeOff(stock, { id: `wo.${crypto.randomUUID()}`, location: input.location, qty: input.qty, reason: input.reason, lot: input.lot }, { sku: input.sku, nowMs: r.nowMs, source: input.source });
         if (!res.ok) return { ok: false, problem: problem("insufficient_stock", `only ${res.movable} units of ${input.sku} at ${input.location} are on hand and not held`, { movable: res.movable }) };
-        this.step(r, res.movement, r.nowMs, () => this.store.recordMovement(res.movement));
+        const takes = takeFromLots(this.store.lotsOf(res.movement.from), input.qty, input.lot ?? undefined);
+        if (takes === null) {
+          const inLot = this.store.lotsOf(res.movement.from).find((l) => l.lot === input.lot)?.qty ?? 0;
+          return { ok: false, problem: problem("insufficient_stock", `lot ${input.lot} of ${input.sku} at ${input.location} holds ${inLot} units`, { lot: input.lot, inLot }) };
+        }
+        const movements = splitByLots(res.movement, takes);
+        this.step(r, res.movement, r.nowMs, () => {
+          for (const m of movements) this.store.recordMovement(m);
+        });
         const after = this.store.stocks(r.directory).find((s) => s.location === input.location);
         return {
           ok: true,
@@ -571,10 +588,28 @@ export class SkuAuthority extends DurableObject<Env> {
   /** Apply expiry to every hold past its deadline (lazily on each request, and from the alarm). */
   private expire(r: Ready): void {
     const due = expireDue(this.store.dueHolds(r.nowMs, EXPIRE_BATCH_MAX), r.nowMs);
-    if (due.length === 0) return;
-    this.step(r, null, r.nowMs, () => {
-      for (const h of due) this.store.endHold(h);
-    });
+    if (due.length > 0) {
+      this.step(r, null, r.nowMs, () => {
+        for (const h of due) this.store.endHold(h);
+      });
+    }
+    if (r.facts.perishable) this.expireLots(r);
+  }
+
+  /** A perishable SKU's lots past their expiry leave stock for `shrink:expired` (lazily, and by alarm). */
+  private expireLots(r: Ready): void {
+    const today = new Date(r.nowMs).toISOString().slice(0, 10);
+    for (const [account, lots] of this.store.expiredLots(today)) {
+      const location = account.slice("loc:".length);
+      for (const m of expiredLotMovements(r.sku, location, lots, r.nowMs)) this.step(r, m, m.occurredAtMs, () => this.store.recordMovement(m));
+    }
+  }
+
+  /** A movement out of a stock account, split into one movement per lot it takes (FEFO). */
+  private byLots(template: Movement): Movement[] {
+    const takes = takeFromLots(this.store.lotsOf(template.from), template.qty);
+    if (takes === null) throw new Error(`movement ${template.id}: the lots of ${template.from} do not cover ${template.qty} units`);
+    return splitByLots(template, takes);
   }
 
   /** After a request: a flush becomes due if the outbox has rows, and the alarm follows. */
@@ -585,8 +620,14 @@ export class SkuAuthority extends DurableObject<Env> {
 
   private async schedule(): Promise<void> {
     const expiry = this.store.earliestExpiry();
+    // Lots are checked at the end of their day; for SKUs that are not perishable the alarm finds
+    // nothing to do and the lot stays (expiry is only enforced for perishables).
+    const lotDate = this.store.earliestLotExpiry();
+    const lotExpiry = lotDate === undefined ? undefined : expiryInstantMs(lotDate);
     const oldest = this.store.oldestDedupe();
-    const candidates = [expiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS, this.flushAtMs ?? undefined].filter((t): t is number => t !== undefined);
+    const candidates = [expiry, lotExpiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS, this.flushAtMs ?? undefined].filter(
+      (t): t is number => t !== undefined && !(t === lotExpiry && t <= this.now() - 1000),
+    );
     if (candidates.length === 0) return;
     const next = Math.min(...candidates);
     if (this.alarmAtMs === undefined) this.alarmAtMs = await this.ctx.storage.getAlarm();

@@ -11,6 +11,7 @@
 import type { Hold, HoldState, LocationStock } from "../../ledger/rules/holds";
 import { applyMovement, type Movement } from "../../ledger/rules/movement";
 import type { StockEvent } from "../../ledger/rules/events";
+import { UNNAMED_LOT, type LotBalance } from "../../ledger/rules/lots";
 import type { Transfer } from "../../ledger/rules/transfers";
 import type { DirectoryEntry } from "./directory";
 
@@ -26,6 +27,10 @@ CREATE TABLE IF NOT EXISTS holds (
 CREATE INDEX IF NOT EXISTS holds_due ON holds (state, expires_at);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS lots (
+  account TEXT NOT NULL, lot TEXT NOT NULL, expires_on TEXT, qty INTEGER NOT NULL CHECK (qty >= 0),
+  PRIMARY KEY (account, lot)
 );
 CREATE TABLE IF NOT EXISTS event_outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transfers (
@@ -66,6 +71,8 @@ export interface DedupeRecord {
   readonly response: unknown;
 }
 
+const isStockAccount = (account: string): boolean => account.startsWith("loc:") || account.startsWith("transit:");
+
 export interface FlushBatch {
   readonly movements: readonly Movement[];
   readonly events: readonly StockEvent[];
@@ -77,6 +84,12 @@ export interface FlushBatch {
 export class SkuStorage {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Objects that held stock before lots existed: their units become the unnamed lot, once.
+    sql.exec(
+      `INSERT INTO lots (account, lot, expires_on, qty)
+       SELECT account, '', NULL, balance FROM accounts
+       WHERE (account LIKE 'loc:%' OR account LIKE 'transit:%') AND balance > 0 AND NOT EXISTS (SELECT 1 FROM lots)`,
+    );
   }
 
   meta(key: string): string | undefined {
@@ -164,13 +177,60 @@ export class SkuStorage {
     this.sql.exec("UPDATE holds SET expires_at = ? WHERE hold_id = ? AND state = 'active'", expiresAtMs, holdId);
   }
 
-  /** Apply a movement to the balances and queue it for the ledger, in the caller's transaction. */
+  /**
+   * Apply a movement to the balances and to the lots of the stock accounts it touches, and queue it
+   * for the ledger, all in the caller's transaction. A movement out of a stock account must name a
+   * lot that holds the units (callers split by lots first, see `takeFromLots`).
+   */
   recordMovement(m: Movement): void {
     const next = applyMovement(new Map([[m.from, this.balance(m.from)], [m.to, this.balance(m.to)]]), m);
     for (const [account, balance] of next) {
       this.sql.exec("INSERT INTO accounts (account, balance) VALUES (?, ?) ON CONFLICT (account) DO UPDATE SET balance = excluded.balance", account, balance);
     }
+    const lot = m.lot ?? UNNAMED_LOT;
+    if (isStockAccount(m.from)) {
+      const taken = this.sql.exec("UPDATE lots SET qty = qty - ? WHERE account = ? AND lot = ? AND qty >= ? RETURNING lot", m.qty, m.from, lot, m.qty).toArray().length;
+      if (taken !== 1) throw new Error(`recordMovement ${m.id}: lot "${lot}" of ${m.from} does not hold ${m.qty} units`);
+    }
+    if (isStockAccount(m.to)) {
+      this.sql.exec(
+        "INSERT INTO lots (account, lot, expires_on, qty) VALUES (?, ?, ?, ?) ON CONFLICT (account, lot) DO UPDATE SET qty = qty + excluded.qty, expires_on = COALESCE(excluded.expires_on, expires_on)",
+        m.to, lot, m.expiresOn, m.qty,
+      );
+    }
     this.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", m.id, JSON.stringify(m));
+  }
+
+  /** The lots of a stock account (`loc:*` or `transit:*`) that hold units. */
+  lotsOf(account: string): LotBalance[] {
+    return this.sql
+      .exec<{ lot: string; expires_on: string | null; qty: number }>("SELECT lot, expires_on, qty FROM lots WHERE account = ? AND qty > 0 ORDER BY lot", account)
+      .toArray()
+      .map((r) => ({ lot: r.lot, expiresOn: r.expires_on, qty: r.qty }));
+  }
+
+  /** Lots on hand at locations that expired before `today` (YYYY-MM-DD), by location account. */
+  expiredLots(today: string): Map<string, LotBalance[]> {
+    const out = new Map<string, LotBalance[]>();
+    for (const r of this.sql.exec<{ account: string; lot: string; expires_on: string; qty: number }>(
+      "SELECT account, lot, expires_on, qty FROM lots WHERE account LIKE 'loc:%' AND qty > 0 AND expires_on IS NOT NULL AND expires_on < ? ORDER BY account, lot",
+      today,
+    )) {
+      out.set(r.account, [...(out.get(r.account) ?? []), { lot: r.lot, expiresOn: r.expires_on, qty: r.qty }]);
+    }
+    return out;
+  }
+
+  /** The earliest expiry date among lots on hand at locations, if any. */
+  earliestLotExpiry(): string | undefined {
+    return this.sql.exec<{ d: string | null }>("SELECT MIN(expires_on) AS d FROM lots WHERE account LIKE 'loc:%' AND qty > 0 AND expires_on IS NOT NULL").one().d ?? undefined;
+  }
+
+  /** Sum of the lots of every stock account, to check against the balances. */
+  lotTotals(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const r of this.sql.exec<{ account: string; n: number }>("SELECT account, SUM(qty) AS n FROM lots GROUP BY account")) out.set(r.account, r.n);
+    return out;
   }
 
   outbox(limit: number): Movement[] {

@@ -59,7 +59,13 @@ export async function ledgerBalances(sku: string): Promise<Record<string, number
  * and waiting, and the alarm, move on their own as the background flush runs, so they are left out.
  */
 export async function stockState(sku: string): Promise<{ stocks: unknown; balances: Record<string, number>; holds: unknown; movements: number }> {
-  const inside = await inSku(sku, (instance) => instance.inspect());
-  const landed = await env.DB.prepare("SELECT COUNT(*) AS n FROM movements WHERE sku = ?").bind(sku).first<{ n: number }>();
-  return { stocks: inside.stocks, balances: inside.balances, holds: inside.holds, movements: inside.outbox + (landed?.n ?? 0) };
+  // Read the outbox first: a movement leaves it only after landing in D1, so between the two reads
+  // every movement is in at least one of them, and a movement mid-flush is in both (hence the union).
+  const inside = await inSku(sku, (instance, state) => ({
+    view: instance.inspect(),
+    waiting: state.storage.sql.exec<{ movement_id: string }>("SELECT movement_id FROM outbox").toArray().map((r) => r.movement_id),
+  }));
+  const landed = await env.DB.prepare("SELECT id FROM movements WHERE sku = ?").bind(sku).all<{ id: string }>();
+  const ids = new Set([...inside.waiting, ...landed.results.map((r) => r.id)]);
+  return { stocks: inside.view.stocks, balances: inside.view.balances, holds: inside.view.holds, movements: ids.size };
 }
