@@ -34,6 +34,11 @@ function checkStored(instance: SkuAuthority, state: DurableObjectState, reserves
   }
   const nonZero = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
   expect(nonZero(Object.fromEntries(replayed)), "ledger + outbox replays to exactly the balances").toEqual(nonZero(balances));
+  // Every unit in a stock account belongs to a lot: the lots add up to the balance.
+  const lots = Object.fromEntries(state.storage.sql.exec<{ account: string; n: number }>("SELECT account, SUM(qty) AS n FROM lots GROUP BY account").toArray().map((r) => [r.account, r.n]));
+  for (const [account, balance] of Object.entries(balances)) {
+    if (account.startsWith("loc:") || account.startsWith("transit:")) expect(lots[account] ?? 0, `lots of ${account} add up to its balance`).toBe(balance);
+  }
   for (const s of view.stocks) {
     const active = view.holds.filter((h) => h.location === s.location).reduce((n, h) => n + h.qty, 0);
     expect(s.held, `held at ${s.location} equals its active holds`).toBe(active);
@@ -57,7 +62,8 @@ it("keeps conservation, single endings and availability over a random workload o
     await inSku(sku, async (instance) => {
       instance.now = () => 1_800_000_000_000 + offsetMs;
       if (roll < 0.2) {
-        const r = await instance.receive({ sku, location: random() < 0.5 ? "RW1" : "RS1", qty: 1 + Math.floor(random() * 6), lot: null, expiresOn: null, ref: null, source: "system", idempotency: null });
+        const lot = random() < 0.5 ? null : `L${Math.floor(random() * 3)}`;
+        const r = await instance.receive({ sku, location: random() < 0.5 ? "RW1" : "RS1", qty: 1 + Math.floor(random() * 6), lot, expiresOn: lot === null ? null : `2027-0${1 + Math.floor(random() * 3)}-15`, ref: null, source: "system", idempotency: null });
         expect(r.ok).toBe(true);
       } else if (roll < 0.55) {
         const location = random() < 0.3 ? "RS1" : random() < 0.5 ? "RW1" : undefined;
