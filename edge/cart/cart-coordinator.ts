@@ -16,7 +16,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { HoldLine } from "../../ledger/rules/holds";
 import type { Env } from "../env";
 import { problem, type Problem } from "../http/problem";
-import type { HoldLineShort, HoldView, IdempotencyInput } from "../sku/sku-authority";
+import type { HoldLineShort, HoldView, IdempotencyInput } from "../sku/sku-api";
 import { skuAuthority, type SkuApi } from "../stubs";
 import { CartStorage, type CartHold, type CartRecords } from "./cart-storage";
 

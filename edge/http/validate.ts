@@ -7,7 +7,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { Context } from "hono";
 import { z } from "zod";
 import { ID_PATTERN } from "../../ledger/rules/ids";
-import type { IdempotencyInput } from "../sku/sku-authority";
+import type { IdempotencyInput } from "../sku/sku-api";
 import { problem, ProblemError, problemResponse, type FieldError } from "./problem";
 
 /** Largest request body accepted anywhere, in bytes. */
