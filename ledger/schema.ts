@@ -90,8 +90,11 @@ export const events = sqliteTable(
     sku: text("sku").notNull(),
     seq: integer("seq").notNull(),
     type: text("type").notNull(),
+    /** The event's location (null for SKU-wide events), so a store's terminals can pull theirs. */
+    location: text("location"),
     body: text("body").notNull(),
   },
+  (t) => [index("events_location_position").on(t.location, t.position)],
 );
 
 /** Transfers between locations, as their authorities last flushed them. */
@@ -118,4 +121,13 @@ export const soldOut = sqliteTable("sold_out", {
   seq: integer("seq").notNull(),
   eventId: text("event_id").notNull(),
   since: text("since").notNull(),
+});
+
+/** Point-of-sale terminals, as they last synced: the counts' provisional check reads these. */
+export const terminals = sqliteTable("terminals", {
+  id: text("id").primaryKey(),
+  storeId: text("store_id").notNull(),
+  lastSyncAt: integer("last_sync_at").notNull(),
+  /** The highest op seq the edge has applied or recognised from this terminal. */
+  lastSeq: integer("last_seq").notNull(),
 });

@@ -14,9 +14,10 @@ import { catalogRoutes } from "../catalog/catalog-routes";
 import { changefeedRoutes } from "../changefeed/changefeed-routes";
 import { skuRoutes } from "../sku/sku-routes";
 import { stockRoutes } from "../sku/stock-routes";
+import { syncRoutes } from "../sync/sync-routes";
 import type { AppEnv } from "./app-env";
 import { problem, ProblemError, problemResponse, type ProblemKind } from "./problem";
-import { BODY_BYTES_MAX } from "./validate";
+import { BODY_BYTES_MAX, SYNC_BODY_BYTES_MAX } from "./validate";
 
 const JSON_MEDIA = /^application\/([\w.-]+\+)?json$/i;
 
@@ -27,12 +28,10 @@ export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
-  app.use(
-    bodyLimit({
-      maxSize: BODY_BYTES_MAX,
-      onError: () => problemResponse(problem("payload_too_large", `request bodies are limited to ${BODY_BYTES_MAX} bytes`)),
-    }),
-  );
+  // A push of 500 ops needs more room than any other request.
+  const limitTo = (maxSize: number) => bodyLimit({ maxSize, onError: () => problemResponse(problem("payload_too_large", `request bodies here are limited to ${maxSize} bytes`)) });
+  app.use("/v1/sync/push", limitTo(SYNC_BODY_BYTES_MAX));
+  app.use(async (c, next) => (c.req.path === "/v1/sync/push" ? next() : limitTo(BODY_BYTES_MAX)(c, next)));
   app.use(async (c, next) => {
     const type = c.req.header("content-type");
     const hasBody = c.req.header("transfer-encoding") !== undefined || Number(c.req.header("content-length") ?? 0) > 0;
@@ -49,6 +48,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1", stockRoutes);
   app.route("/v1", cartRoutes);
   app.route("/v1", auditRoutes);
+  app.route("/v1", syncRoutes);
   app.route("/v1", changefeedRoutes);
 
   app.notFound((c) => problemResponse(problem("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));

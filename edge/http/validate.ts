@@ -12,6 +12,8 @@ import { problem, ProblemError, problemResponse, type FieldError } from "./probl
 
 /** Largest request body accepted anywhere, in bytes. */
 export const BODY_BYTES_MAX = 64 * 1024;
+/** Largest push from a terminal: 500 ops of a few hundred bytes each. */
+export const SYNC_BODY_BYTES_MAX = 256 * 1024;
 
 export const Id = z.string().regex(ID_PATTERN, { message: "must be 1–64 characters of A–Z a–z 0–9 . _ : -" });
 

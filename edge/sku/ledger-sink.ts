@@ -53,7 +53,7 @@ export function d1Sink(db: D1Database, queue: Queue<StockEvent> | undefined): Le
           batch.movements,
           (m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, landedAtMs, m.source, m.ref, m.lot, m.expiresOn],
         ),
-        ...multiInsert(db, "INSERT OR IGNORE INTO events (id, sku, seq, type, body)", "", 5, batch.events, (e) => [e.id, e.sku, e.seq, e.type, JSON.stringify(e)]),
+        ...multiInsert(db, "INSERT OR IGNORE INTO events (id, sku, seq, type, location, body)", "", 6, batch.events, (e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]),
         ...multiInsert(
           db,
           "INSERT INTO transfers (id, sku, from_location, to_location, qty, state, received, lost, created_at)",

@@ -6,6 +6,7 @@ import { isLive, type Hold } from "../../ledger/rules/holds";
 import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { MovementSource } from "../../ledger/rules/movement";
 import type { Transfer } from "../../ledger/rules/transfers";
+import type { Shortfall } from "../../ledger/rules/events";
 import type { Problem } from "../http/problem";
 
 export interface TransferView {
@@ -135,3 +136,11 @@ export const holdView = (h: Hold, nowMs: number): HoldView => ({
   // An active hold past its deadline has expired even if no one has written that down yet (I6).
   state: h.state === "active" && !isLive(h, nowMs) ? "expired" : h.state,
 });
+
+/** The answer to one terminal op (docs/sync-protocol.md). */
+export interface TerminalOpResult {
+  readonly seq: number;
+  readonly status: "applied" | "duplicate" | "rejected";
+  readonly problem?: Readonly<Record<string, unknown>>;
+  readonly shortfall?: Shortfall;
+}

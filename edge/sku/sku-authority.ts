@@ -22,13 +22,15 @@ import {
   type HoldLine,
   type LocationStock,
 } from "../../ledger/rules/holds";
-import { stockEvents } from "../../ledger/rules/events";
-import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots } from "../../ledger/rules/lots";
+import { shortfallEvent, stockEvents, type Shortfall } from "../../ledger/rules/events";
+import { locationAccount } from "../../ledger/rules/ids";
+import { opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
+import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots, UNNAMED_LOT } from "../../ledger/rules/lots";
 import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
-import { problem, type Problem, type Result } from "../http/problem";
+import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
 import { d1Sink, type LedgerSink } from "./ledger-sink";
 import {
@@ -44,6 +46,7 @@ import {
   type PrepareOutcome,
   type ReceiptInput,
   type ReceiptOutput,
+  type TerminalOpResult,
   type TransferView,
   type WriteOffOutput,
 } from "./sku-api";
@@ -190,7 +193,12 @@ export class SkuAuthority extends DurableObject<Env> {
         const h = this.store.hold(holdId);
         if (h === undefined) return { holdId, ok: false, available: 0 };
         if (h.state === "committed") return { holdId, ok: true, holds: [holdView(h, nowMs)] };
-        const pinned = extendHold(h, nowMs + req.pinMs, nowMs);
+        if (h.state === "active" && this.store.isShort(holdId)) {
+          // A store sale took this hold's units: it ends, and the line is held again below if it can be.
+          this.step(r, null, nowMs, () => this.store.endHold({ ...h, state: "released", endedAtMs: nowMs }));
+        }
+        const current = this.store.hold(holdId) ?? h;
+        const pinned = extendHold(current, nowMs + req.pinMs, nowMs);
         if (pinned !== null) {
           this.store.extendHold(holdId, pinned.expiresAtMs);
           return { holdId, ok: true, holds: [holdView(pinned, nowMs)] };
@@ -347,6 +355,44 @@ export class SkuAuthority extends DurableObject<Env> {
     return out.ok ? { ok: true, replayed: out.replayed, writeOff: out.value.writeOff } : out;
   }
 
+  /**
+   * A terminal's ops for this SKU, in seq order: each applied once by (terminalId, seq) — a repeat
+   * answers "duplicate" (or the same rejection) — and never refused for stock (I2). A sale that
+   * leaves holds uncovered re-sources or marks them, and says so in its result and the changefeed.
+   */
+  async applyTerminalOps(req: { sku: string; terminalId: string; location: string; ops: readonly TerminalOp[] }): Promise<{ results: TerminalOpResult[] }> {
+    const ready = await this.ready(req.sku, [req.location]);
+    if (!ready.ok) {
+      const body = problemBody(ready.problem);
+      return { results: req.ops.map((op) => ({ seq: op.seq, status: "rejected", problem: body })) };
+    }
+    const r = ready.ready;
+    const results = this.ctx.storage.transactionSync(() => {
+      this.expire(r);
+      return req.ops.map((op): TerminalOpResult => {
+        const seen = this.store.terminalOp(req.terminalId, op.seq) as TerminalOpResult | undefined;
+        if (seen !== undefined) return seen.status === "applied" ? { ...seen, status: "duplicate" } : seen;
+        const built = opMovement(op, { terminalId: req.terminalId, location: req.location, nowMs: r.nowMs });
+        let result: TerminalOpResult;
+        if (!built.ok) {
+          result = { seq: op.seq, status: "rejected", problem: problemBody(problem("invalid_request", built.detail)) };
+        } else {
+          const m = built.movement;
+          const parts = m.from === locationAccount(req.location) ? this.byLotsOverdrawing(m) : [m];
+          this.step(r, m, m.occurredAtMs, () => {
+            for (const part of parts) this.store.recordMovement(part);
+          });
+          const shortfall = m.from === locationAccount(req.location) ? this.coverHolds(r, req.location, m) : undefined;
+          result = shortfall === undefined ? { seq: op.seq, status: "applied" } : { seq: op.seq, status: "applied", shortfall };
+        }
+        this.store.rememberTerminalOp(req.terminalId, op.seq, result, r.nowMs);
+        return result;
+      });
+    });
+    await this.afterChange(r.nowMs);
+    return { results };
+  }
+
   /** The authority's side of an audit: balances of every account and what has not reached D1 yet. */
   async auditView(sku: string): Promise<Result<{ balances: Record<string, number>; unflushed: Movement[]; unflushedEvents: number; flush: FlushStats }>> {
     const ready = await this.ready(sku);
@@ -492,6 +538,41 @@ export class SkuAuthority extends DurableObject<Env> {
       const location = account.slice("loc:".length);
       for (const m of expiredLotMovements(r.sku, location, lots, r.nowMs)) this.step(r, m, m.occurredAtMs, () => this.store.recordMovement(m));
     }
+  }
+
+  /**
+   * After an outflow at `location`: if its holds claim more than is on hand, move the newest to
+   * other locations or mark them short (planShortfall), and record a `hold.shortfall` event.
+   */
+  private coverHolds(r: Ready, location: string, cause: Movement): Shortfall | undefined {
+    const active = this.store.activeHolds();
+    const alreadyShort = active.filter((h) => h.location === location && this.store.isShort(h.holdId));
+    const shortQty = alreadyShort.reduce((n, h) => n + h.qty, 0);
+    const stocks = this.store.stocks(r.directory).map((s) => (s.location === location ? { ...s, held: s.held - shortQty } : s));
+    const plan = planShortfall(stocks, active.filter((h) => !alreadyShort.includes(h)), location);
+    if (plan === null) return undefined;
+    this.step(r, cause, r.nowMs, () => {
+      for (const mv of plan.moves) this.store.moveHold(mv.holdId, location, mv.to, mv.qty);
+      for (const id of plan.short) this.store.markShort(id);
+    });
+    const shortfall: Shortfall = { location, units: plan.units, resourced: plan.resourced, short: plan.shortUnits };
+    const here = this.store.stocks(r.directory).find((s) => s.location === location);
+    const level = here === undefined ? { onHand: 0, held: 0, available: 0 } : { onHand: here.onHand, held: here.held, available: available(here) };
+    this.store.recordEvents([
+      shortfallEvent(level, shortfall, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: cause.id, occurredAtMs: cause.occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock }),
+    ]);
+    console.warn(`sku ${r.sku}: a sale at ${location} left holds short by ${plan.units} units (${plan.resourced} re-sourced, ${plan.shortUnits} short)`);
+    return shortfall;
+  }
+
+  /** Like `byLots`, for facts from the store: what the lots do not cover comes from the unnamed lot, below zero. */
+  private byLotsOverdrawing(template: Movement): Movement[] {
+    const lots = this.store.lotsOf(template.from);
+    const inLots = lots.reduce((n, l) => n + l.qty, 0);
+    const covered = Math.min(inLots, template.qty);
+    const takes = covered === 0 ? [] : (takeFromLots(lots, covered) ?? []);
+    const rest = template.qty - covered;
+    return splitByLots(template, rest > 0 ? [...takes, { lot: UNNAMED_LOT, expiresOn: null, qty: rest }] : takes);
   }
 
   /** A movement out of a stock account, split into one movement per lot it takes (FEFO). */

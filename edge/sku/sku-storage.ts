@@ -29,8 +29,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS lots (
-  account TEXT NOT NULL, lot TEXT NOT NULL, expires_on TEXT, qty INTEGER NOT NULL CHECK (qty >= 0),
+  account TEXT NOT NULL, lot TEXT NOT NULL, expires_on TEXT, qty INTEGER NOT NULL,
   PRIMARY KEY (account, lot)
+);
+CREATE TABLE IF NOT EXISTS terminal_ops (
+  terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, result TEXT NOT NULL, applied_at INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, seq)
 );
 CREATE TABLE IF NOT EXISTS event_outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transfers (
@@ -84,6 +88,10 @@ export interface FlushBatch {
 export class SkuStorage {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // Holds marked short by a store sale (see planShortfall); added to objects created before it.
+    if (!sql.exec<{ name: string }>("PRAGMA table_info(holds)").toArray().some((c) => c.name === "short")) {
+      sql.exec("ALTER TABLE holds ADD COLUMN short INTEGER NOT NULL DEFAULT 0");
+    }
     // Objects that held stock before lots existed: their units become the unnamed lot, once.
     sql.exec(
       `INSERT INTO lots (account, lot, expires_on, qty)
@@ -173,6 +181,30 @@ export class SkuStorage {
     this.addHeld(h.location, -h.qty);
   }
 
+  /** Move an active hold to another location (a store sale took its units). */
+  moveHold(holdId: string, from: string, to: string, qty: number): void {
+    this.sql.exec("UPDATE holds SET location = ? WHERE hold_id = ? AND state = 'active'", to, holdId);
+    this.addHeld(from, -qty);
+    this.addHeld(to, qty);
+  }
+
+  markShort(holdId: string): void {
+    this.sql.exec("UPDATE holds SET short = 1 WHERE hold_id = ?", holdId);
+  }
+
+  isShort(holdId: string): boolean {
+    return this.sql.exec<{ short: number }>("SELECT short FROM holds WHERE hold_id = ?", holdId).toArray()[0]?.short === 1;
+  }
+
+  terminalOp(terminalId: string, seq: number): unknown {
+    const r = this.sql.exec<{ result: string }>("SELECT result FROM terminal_ops WHERE terminal_id = ? AND seq = ?", terminalId, seq).toArray()[0];
+    return r === undefined ? undefined : JSON.parse(r.result);
+  }
+
+  rememberTerminalOp(terminalId: string, seq: number, result: unknown, nowMs: number): void {
+    this.sql.exec("INSERT INTO terminal_ops (terminal_id, seq, result, applied_at) VALUES (?, ?, ?, ?)", terminalId, seq, JSON.stringify(result), nowMs);
+  }
+
   extendHold(holdId: string, expiresAtMs: number): void {
     this.sql.exec("UPDATE holds SET expires_at = ? WHERE hold_id = ? AND state = 'active'", expiresAtMs, holdId);
   }
@@ -189,8 +221,14 @@ export class SkuStorage {
     }
     const lot = m.lot ?? UNNAMED_LOT;
     if (isStockAccount(m.from)) {
-      const taken = this.sql.exec("UPDATE lots SET qty = qty - ? WHERE account = ? AND lot = ? AND qty >= ? RETURNING lot", m.qty, m.from, lot, m.qty).toArray().length;
-      if (taken !== 1) throw new Error(`recordMovement ${m.id}: lot "${lot}" of ${m.from} does not hold ${m.qty} units`);
+      // Only the unnamed lot may go below zero: a store sale of units the system did not know about
+      // (I2), which a count later corrects. A named lot never gives more than it holds.
+      if (lot === UNNAMED_LOT) {
+        this.sql.exec("INSERT INTO lots (account, lot, expires_on, qty) VALUES (?, ?, NULL, ?) ON CONFLICT (account, lot) DO UPDATE SET qty = qty + excluded.qty", m.from, lot, -m.qty);
+      } else {
+        const taken = this.sql.exec("UPDATE lots SET qty = qty - ? WHERE account = ? AND lot = ? AND qty >= ? RETURNING lot", m.qty, m.from, lot, m.qty).toArray().length;
+        if (taken !== 1) throw new Error(`recordMovement ${m.id}: lot "${lot}" of ${m.from} does not hold ${m.qty} units`);
+      }
     }
     if (isStockAccount(m.to)) {
       this.sql.exec(

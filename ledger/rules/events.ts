@@ -29,6 +29,15 @@ export interface StockEvent {
   readonly movementId: string | null;
   readonly occurredAt: string;
   readonly recordedAt: string;
+  /** `hold.shortfall` only: units the holds at the location lost, how many were re-sourced elsewhere, how many are short. */
+  readonly shortfall?: Shortfall;
+}
+
+export interface Shortfall {
+  readonly location: string;
+  readonly units: number;
+  readonly resourced: number;
+  readonly short: number;
 }
 
 export interface EventContext {
@@ -71,4 +80,21 @@ export function stockEvents(before: readonly LocationStock[], after: readonly Lo
     occurredAt: new Date(ctx.occurredAtMs).toISOString(),
     recordedAt: new Date(ctx.recordedAtMs).toISOString(),
   }));
+}
+
+/** The `hold.shortfall` event: a sale in the store took units that online holds were counting on. */
+export function shortfallEvent(at: StockLevel, shortfall: Shortfall, ctx: EventContext): StockEvent {
+  return {
+    id: `${ctx.sku}:${ctx.nextSeq}`,
+    sku: ctx.sku,
+    seq: ctx.nextSeq,
+    type: "hold.shortfall",
+    location: shortfall.location,
+    before: at,
+    after: at,
+    movementId: ctx.movementId,
+    occurredAt: new Date(ctx.occurredAtMs).toISOString(),
+    recordedAt: new Date(ctx.recordedAtMs).toISOString(),
+    shortfall,
+  };
 }
