@@ -296,32 +296,34 @@ export class SkuAuthority extends DurableObject<Env> {
   }
 
   /** The transfer arrives: `transit → loc:to` for what came, `transit → shrink:lost` for the rest. */
-  async receiveTransfer(input: { sku: string; transferId: string; qty: number; source: MovementSource }): Promise<Result<{ transfer: TransferView; movementIds: string[] }>> {
+  async receiveTransfer(input: { sku: string; transferId: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView; movementIds: string[] }>> {
     const ready = await this.ready(input.sku);
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const out = this.ctx.storage.transactionSync((): Result<{ transfer: TransferView; movementIds: string[] }> => {
-      this.expire(r);
-      const t = this.store.transfer(input.transferId);
-      if (t === undefined) return { ok: false, problem: problem("transfer_not_found", `transfer ${input.transferId} does not exist`) };
-      const res = receiveTransfer(t, input.qty, { sku: input.sku, nowMs: r.nowMs, source: input.source });
-      if (!res.ok) {
-        return res.kind === "transfer_received"
-          ? { ok: false, problem: problem("transfer_received", `transfer ${t.transferId} has already been received: ${t.received} units arrived, ${t.lost} lost`, { transfer: transferView(input.sku, t) }) }
-          : { ok: false, problem: problem("over_receipt", `transfer ${t.transferId} carried ${t.qty} units; ${input.qty} cannot have arrived`, { sent: t.qty }) };
-      }
-      // What arrived takes the soonest-expiring lots in transit; what was lost, the rest.
-      for (const m of res.movements) {
-        const movements = this.byLots(m);
-        this.step(r, m, r.nowMs, () => {
-          for (const part of movements) this.store.recordMovement(part);
-        });
-      }
-      this.store.putTransfer(res.transfer);
-      return { ok: true, transfer: transferView(input.sku, res.transfer), movementIds: res.movements.map((m) => m.id) };
-    });
+    const out = this.ctx.storage.transactionSync(() =>
+      this.once(input.idempotency, "transfer-receipt", r.nowMs, (): Result<{ transfer: TransferView; movementIds: string[] }> => {
+        this.expire(r);
+        const t = this.store.transfer(input.transferId);
+        if (t === undefined) return { ok: false, problem: problem("transfer_not_found", `transfer ${input.transferId} does not exist`) };
+        const res = receiveTransfer(t, input.qty, { sku: input.sku, nowMs: r.nowMs, source: input.source });
+        if (!res.ok) {
+          return res.kind === "transfer_received"
+            ? { ok: false, problem: problem("transfer_received", `transfer ${t.transferId} has already been received: ${t.received} units arrived, ${t.lost} lost`, { transfer: transferView(input.sku, t) }) }
+            : { ok: false, problem: problem("over_receipt", `transfer ${t.transferId} carried ${t.qty} units; ${input.qty} cannot have arrived`, { sent: t.qty }) };
+        }
+        // What arrived takes the soonest-expiring lots in transit; what was lost, the rest.
+        for (const m of res.movements) {
+          const movements = this.byLots(m);
+          this.step(r, m, r.nowMs, () => {
+            for (const part of movements) this.store.recordMovement(part);
+          });
+        }
+        this.store.putTransfer(res.transfer);
+        return { ok: true, transfer: transferView(input.sku, res.transfer), movementIds: res.movements.map((m) => m.id) };
+      }),
+    );
     await this.afterChange(r.nowMs);
-    return out;
+    return out.ok ? { ok: true, replayed: out.replayed, transfer: out.value.transfer, movementIds: out.value.movementIds } : out;
   }
 
   /** Units leave stock for shrink (damaged, lost, stolen, expired). Held units cannot be written off. */

@@ -64,8 +64,16 @@ export const stockRoutes = new Hono<AppEnv>()
     const row = await drizzle(c.env.DB).select({ sku: transfers.sku, to: transfers.toLocation }).from(transfers).where(eq(transfers.id, transferId)).get();
     if (row === undefined) throw new ProblemError(problem("transfer_not_found", `transfer ${transferId} does not exist`));
     assertActsAt(p, row.to);
-    const result = await skuAuthority(c.env, row.sku).receiveTransfer({ sku: row.sku, transferId, qty, source: `api:${p.sub}` });
+    const idempotency = await idempotencyOf(c, { qty });
+    const result = await skuAuthority(c.env, row.sku).receiveTransfer({
+      sku: row.sku,
+      transferId,
+      qty,
+      source: `api:${p.sub}`,
+      idempotency: idempotency === null ? null : { key: `${p.sub}:${idempotency.key}`, fingerprint: idempotency.fingerprint },
+    });
     if (!result.ok) throw new ProblemError(result.problem);
+    if (result.replayed) c.header("idempotent-replayed", "true");
     return c.json({ ...result.transfer, movementIds: result.movementIds });
   })
   .post("/write-offs", staffOrAdmin, json(WriteOff), async (c) => {
