@@ -93,7 +93,7 @@ export class SkuAuthority extends DurableObject<Env> {
     this.directory = new Directory(env.DB);
     this.ledger = d1Sink(env.DB, env.CHANGES);
     // After a restart, anything left in the outbox is due at once.
-    this.flushAtMs = this.store.hasUnflushed() ? 0 : null;
+    this.flushAtMs = this.store.hasUnflushed() ? this.now() : null;
   }
 
   async availability(sku: string): Promise<Result<{ availability: Availability }>> {
@@ -425,7 +425,11 @@ export class SkuAuthority extends DurableObject<Env> {
    * after both succeeded; a failure leaves them for a retry after a capped, jittered backoff.
    */
   async flush(): Promise<"idle" | "more" | "failed" | "paused"> {
-    if (this.env.FLUSH_PAUSED === "1") return "paused";
+    if (this.env.FLUSH_PAUSED === "1") {
+      // Nothing is due while paused; re-arming the alarm for the past would spin.
+      this.flushAtMs = null;
+      return "paused";
+    }
     const sku = this.store.meta("sku");
     const batch = this.store.flushBatch(FLUSH_MOVEMENTS_MAX, FLUSH_EVENTS_MAX);
     if (sku === undefined || (batch.movements.length === 0 && batch.events.length === 0 && batch.transfers.length === 0)) {
@@ -452,8 +456,11 @@ export class SkuAuthority extends DurableObject<Env> {
     this.flushStats.movements += batch.movements.length;
     this.flushStats.events += batch.events.length;
     this.flushStats.lagsMs = [...this.flushStats.lagsMs, ...batch.movements.map((m) => landedAtMs - m.recordedAtMs)].slice(-10_000);
+    // A full batch means a backlog: go again at once. Rows that arrived while this batch was in
+    // flight wait the usual delay, so that a busy SKU lands them together rather than in dribbles.
+    const full = batch.movements.length >= FLUSH_MOVEMENTS_MAX || batch.events.length >= FLUSH_EVENTS_MAX;
     const more = this.store.hasUnflushed();
-    this.flushAtMs = more ? this.now() : null;
+    this.flushAtMs = !more ? null : full ? this.now() : this.now() + FLUSH_DELAY_MS;
     return more ? "more" : "idle";
   }
 
@@ -601,7 +608,7 @@ export class SkuAuthority extends DurableObject<Env> {
       (t): t is number => t !== undefined && !(t === lotExpiry && t <= this.now() - 1000),
     );
     if (candidates.length === 0) return;
-    const next = Math.min(...candidates);
+    const next = Math.max(1, Math.min(...candidates));
     if (this.alarmAtMs === undefined) this.alarmAtMs = await this.ctx.storage.getAlarm();
     if (this.alarmAtMs === null || next < this.alarmAtMs) {
       await this.ctx.storage.setAlarm(next);

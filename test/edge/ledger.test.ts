@@ -8,9 +8,9 @@
  * Most tests freeze the authority's clock in the future so that no alarm runs by itself and the
  * test decides when to flush. The random tests print their seed; replay with SEED=<seed>.
  */
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { adminToken, call, catalog, fresh, inSku, peek, shopperToken, skuStub, token, type Call, type CallOptions } from "./helpers";
+import { adminToken, availability, call, catalog, fresh, inSku, peek, receive, shopperToken, skuStub, token, type Call, type CallOptions } from "./helpers";
 import {
   faultySink,
   flushNow,
@@ -750,3 +750,18 @@ async function expectWorkloadLanded(sku: string, run: WorkloadRun): Promise<void
   expect(a.body).toMatchObject({ consistent: true, unflushed: 0, unflushedEvents: 0, conservation: { authority: 0, ledger: 0 }, ledger });
   expect(nonZero(a.body.authority)).toEqual(nonZero(Object.fromEntries(run.onHand)));
 }
+
+describe("an authority restarted with rows still in its outbox", () => {
+  it("answers at once and flushes what it had, instead of failing on a past alarm", async () => {
+    const sku = fresh("RESTART");
+    await catalog({ locations: [{ id: "W1" }], skus: [sku] });
+    await useSink(sku, (real) => faultySink(real, () => "fail"));
+    await receive(sku, "W1", 5);
+    expect(await flushNow(sku)).toBe("failed");
+    await abortAllDurableObjects(); // the object restarts with its outbox intact, and the real sink
+
+    expect(await availability(sku)).toMatchObject({ onHand: 5 });
+    await flushUntilIdle(sku);
+    expect(await ledgerBalances(sku)).toEqual({ supplier: -5, "loc:W1": 5 });
+  });
+});
