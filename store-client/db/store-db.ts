@@ -1,0 +1,120 @@
+/**
+ * The terminal's IndexedDB database, through Dexie: the local catalog, the store's confirmed
+ * stock, the outbox of ops and a few meta values. One database per terminal.
+ *
+ * Invariant protected: a database belongs to one (terminal, store) for its whole life. Seqs are
+ * only unique per terminal, and confirmed stock is only meaningful for one store, so opening a
+ * database with another identity is refused rather than mixing the two.
+ *
+ * IndexedDB cannot index booleans, so the two flags the outbox is searched by (`overlay`,
+ * `attention`) are stored as 0 | 1.
+ */
+import { Dexie, type EntityTable } from "dexie";
+import type { PushResult, PushStatus, WireOp } from "../sync/protocol";
+
+export interface CatalogItem {
+  sku: string;
+  name: string;
+  barcode?: string;
+  /** Price in the currency's minor unit (cents), when the catalog source has one. */
+  priceMinor?: number;
+}
+
+/** The server's confirmed view of one SKU at this store, from the last pull that named it. */
+export interface StockRow {
+  sku: string;
+  location: string;
+  onHand: number;
+  available: number;
+  pulledAtMs: number;
+}
+
+/** `pending` until the edge answered for the op; then the edge's answer. */
+export type OpState = "pending" | PushStatus;
+
+export interface OutboxRow {
+  seq: number;
+  op: WireOp;
+  state: OpState;
+  /** 1 while the op counts in local stock on top of confirmed stock (stock/stock-view.ts). */
+  overlay: 0 | 1;
+  /** 1 while a person should look at it: rejected, or applied with a shortfall. */
+  attention: 0 | 1;
+  result: PushResult | null;
+  /** Push requests that carried this op. */
+  attempts: number;
+  recordedAtMs: number;
+  lastAttemptAtMs: number | null;
+  ackedAtMs: number | null;
+  settledAtMs: number | null;
+}
+
+export interface Identity {
+  terminalId: string;
+  storeId: string;
+}
+
+export interface SyncLease {
+  owner: string;
+  expiresAtMs: number;
+}
+
+export interface MetaValues {
+  identity: Identity;
+  /** The next seq to hand out; never decreases, so a pruned outbox cannot cause a reuse. */
+  nextSeq: number;
+  pullCursor: string;
+  lastSyncAtMs: number;
+  catalogLoadedAtMs: number;
+  /** The fallback sync lock when Web Locks are missing (sync/sync-lock.ts). */
+  syncLease: SyncLease;
+}
+
+export type MetaKey = keyof MetaValues;
+export type MetaRow = { [K in MetaKey]: { key: K; value: MetaValues[K] } }[MetaKey];
+
+export type StoreDb = Dexie & {
+  catalog: EntityTable<CatalogItem, "sku">;
+  stock: EntityTable<StockRow, "sku">;
+  outbox: EntityTable<OutboxRow, "seq">;
+  meta: EntityTable<MetaRow, "key">;
+};
+
+export function openStoreDb(name: string): StoreDb {
+  const db = new Dexie(name) as StoreDb;
+  db.version(1).stores({
+    catalog: "sku, barcode",
+    stock: "sku",
+    // [state+seq]: pending ops in push order. [op.sku+overlay]: one SKU's overlay for local stock.
+    outbox: "seq, [state+seq], [op.sku+overlay], overlay, attention",
+    meta: "key",
+  });
+  return db;
+}
+
+export async function getMeta<K extends MetaKey>(db: StoreDb, key: K): Promise<MetaValues[K] | undefined> {
+  const row = await db.meta.get(key);
+  // The row stored under `key` is the one written by putMeta(db, key, ...): its value has K's type.
+  return row?.value as MetaValues[K] | undefined;
+}
+
+export async function putMeta<K extends MetaKey>(db: StoreDb, key: K, value: MetaValues[K]): Promise<void> {
+  await db.meta.put({ key, value } as MetaRow);
+}
+
+/** Claim an empty database for `identity`, or check that it is already this one's. */
+export async function claimIdentity(db: StoreDb, identity: Identity): Promise<void> {
+  await db.transaction("rw", db.meta, async () => {
+    const current = await getMeta(db, "identity");
+    if (current === undefined) {
+      await putMeta(db, "identity", { terminalId: identity.terminalId, storeId: identity.storeId });
+      return;
+    }
+    if (current.terminalId !== identity.terminalId || current.storeId !== identity.storeId) {
+      throw new Error(
+        `database ${db.name} belongs to terminal ${current.terminalId} of store ${current.storeId}, ` +
+          `not terminal ${identity.terminalId} of store ${identity.storeId}`,
+      );
+    }
+  });
+}

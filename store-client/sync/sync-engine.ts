@@ -1,0 +1,414 @@
+/**
+ * The sync engine: pushes the outbox to the edge and pulls the store's stock back, for one
+ * terminal, as a small state machine (after Replicache's connection loop). Its clock, random
+ * source, transport and lock are injected, so tests drive it with a manual clock.
+ *
+ * ```
+ *            nudge (op recorded, interval, online event, lock retry) or sync()
+ *   ┌──────┐ ──────────────────────────────────────────▶ ┌─────────┐  batch by batch, seq order,
+ *   │ idle │        (lock held by another tab: stay,      │ pushing │  ≤ 500 ops and ≤ 60 kB each
+ *   └──────┘         try again after lockRetryMs)         └────┬────┘
+ *     ▲  ▲                                                     │ outbox drained
+ *     │  │ pages done (more ops or pages left: go again)  ┌────▼────┐
+ *     │  └─────────────────────────────────────────────── │ pulling │  page by page while `more`
+ *     │                                                   └────┬────┘
+ *     │ offline event                    network, timeout,     │ 400/413, 401/403, unknown status,
+ *   ┌─┴───────┐ ◀──── 5xx, 429, bad answer ── pushing|pulling ─┴──▶ ┌───────┐  IndexedDB failure
+ *   │ backoff │ ──── timer (capped exponential, jittered;        │ error │  (no timer: retrying
+ *   └─────────┘      online event: at once) ────▶ pushing        └───┬───┘   unchanged cannot help)
+ *                                                   sync() ◀─────────┘ leaves it
+ *   any state ── close() ──▶ closed
+ * ```
+ *
+ * Invariants protected:
+ * - Ops reach the edge in seq order, each batch a prefix of what is pending. A batch is retried
+ *   unchanged until the edge answers for it; the edge dedupes by (terminalId, seq), so a retry of
+ *   an op that did land is answered `duplicate` and applied once (I3).
+ * - A rejected op does not block the ops after it: it gets its answer, leaves the pending set
+ *   and waits for a person (`attention`).
+ * - A 400 stops the engine in `error`; it never spins on a batch the edge will always refuse.
+ * - Only one tab syncs a terminal at a time (sync-lock.ts).
+ * - Every loop is bounded: batches and pages per cycle, cycles per run; more work goes again.
+ *
+ * When an op leaves the overlay (local stock = confirmed + overlay, stock/stock-view.ts):
+ * - A push answer arrives before the stock that shows its effect, so acknowledging an op does not
+ *   take it out of the overlay: the cashier would see its units come back.
+ * - The pull is not read-your-writes. It reads the ledger's events, which the authority's flush
+ *   lands a fraction of a second after the push was answered (docs/sync-protocol.md, Pull). The
+ *   pull right after a push usually does not show it yet.
+ * - So an acknowledged op stays in the overlay until a *complete* pull that began at least
+ *   `settleAfterMs` (default 5 s) after its acknowledgement; that pull's last page settles it, in
+ *   the same transaction that writes the figures, and the engine schedules that pull rather than
+ *   waiting for the interval. Only the last page settles: a page answers each SKU's latest state
+ *   within the page, which may predate the op's event.
+ * - The cost is on the safe side: a pull between the flush and the settle (another sale's cycle)
+ *   counts the op twice for at most `settleAfterMs` — local stock reads low, the allowance warns
+ *   early. If a flush ever takes longer than `settleAfterMs` (D1 in trouble), the op's units show
+ *   again until the next pull after it lands. An exact rule needs the pull to say which of the
+ *   terminal's seqs its figures include (Replicache's lastMutationID); the protocol has no such field.
+ * - A pull only runs once every op this terminal ever posted has its answer (pushes go first, in
+ *   seq order, and a failed push ends the cycle), so an op the edge applied is never still pending
+ *   while a pull shows it.
+ */
+import type { Clock } from "../clock";
+import { getMeta, type StoreDb } from "../db/store-db";
+import { backoffDelayMs, type BackoffPolicy } from "./backoff";
+import { getPull, postPush, type HttpDeps } from "./http";
+import { settleable, type BatchLimits } from "./outbox-rules";
+import { applyPullPage, applyPushResults, markAttempt, readAcked, readPushBatch } from "./outbox-sync";
+import { PUSH_OPS_MAX } from "./protocol";
+import { describe, RETRYABLE, type Outcome, type SyncFailure } from "./sync-failure";
+import type { KeepAlive, SyncLock } from "./sync-lock";
+
+export type SyncState = "idle" | "pushing" | "pulling" | "backoff" | "error" | "closed";
+
+const TRANSITIONS = {
+  idle: ["pushing", "error", "closed"],
+  pushing: ["pulling", "idle", "backoff", "error", "closed"],
+  pulling: ["idle", "backoff", "error", "closed"],
+  backoff: ["pushing", "idle", "error", "closed"],
+  error: ["idle", "closed"],
+  closed: [],
+} as const satisfies Record<SyncState, readonly SyncState[]>;
+
+export type SyncProblem = SyncFailure & { during: "push" | "pull"; atMs: number };
+
+export interface SyncTuning {
+  pushBatch: BatchLimits;
+  pushBatchesPerCycleMax: number;
+  pullLimit: number;
+  pullPagesPerCycleMax: number;
+  requestTimeoutMs: number;
+  backoff: BackoffPolicy;
+  /** A pull (and push, if anything is pending) this often while idle and online. */
+  intervalMs: number;
+  /** When another tab holds the sync lock, look again after this. */
+  lockRetryMs: number;
+  /**
+   * How long after its acknowledgement an op is trusted to be in what a pull returns: the edge's
+   * pull reads the ledger, which the authority's flush fills a little later (p99 under 2 s in the
+   * README's benchmark). Until then the op stays in the overlay.
+   */
+  settleAfterMs: number;
+  /** Answered ops kept in the outbox for the record, beyond those needing attention. */
+  historyMax: number;
+  /** Cycles one run may chain (more ops, more pages) before yielding to a timer. */
+  cyclesPerRunMax: number;
+}
+
+export interface EngineSnapshot {
+  state: SyncState;
+  /** What the browser says (navigator.onLine and online/offline events). */
+  online: boolean;
+  /** Whether the last request reached the edge; null before the first. */
+  reachable: boolean | null;
+  problem: SyncProblem | null;
+  /** Consecutive retryable failures. */
+  attempt: number;
+  nextAttemptAtMs: number | null;
+  /** The last try found another tab syncing this terminal. */
+  otherTabSyncing: boolean;
+}
+
+export interface SyncEngineDeps {
+  db: StoreDb;
+  terminalId: string;
+  storeId: string;
+  http: HttpDeps;
+  clock: Clock;
+  random: () => number;
+  lock: SyncLock;
+  tuning: SyncTuning;
+  online: boolean;
+  /** Called whenever the snapshot or the outbox may have changed. */
+  onChange: () => void;
+}
+
+type CycleEnd =
+  | { kind: "done"; more: boolean; settleDueAtMs: number | null }
+  | { kind: "failed"; failure: SyncFailure; during: "push" | "pull" }
+  | { kind: "lock_busy" }
+  | { kind: "lock_lost" }
+  | { kind: "closing" };
+
+type TimerPurpose = "retry" | "interval" | "lock" | "continue";
+
+export class SyncEngine {
+  private state: SyncState = "idle";
+  private online: boolean;
+  private reachable: boolean | null = null;
+  private problem: SyncProblem | null = null;
+  private attempt = 0;
+  private otherTabSyncing = false;
+  private timer: { handle: unknown; atMs: number; purpose: TimerPurpose } | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private againForced = false;
+  private closing = false;
+  private inflight: AbortController | null = null;
+
+  constructor(private readonly deps: SyncEngineDeps) {
+    const t = deps.tuning;
+    if (t.pushBatch.opsMax < 1 || t.pushBatch.opsMax > PUSH_OPS_MAX) throw new Error(`pushBatch.opsMax must be 1…${PUSH_OPS_MAX}`);
+    if (t.requestTimeoutMs <= 0) throw new Error("requestTimeoutMs must be positive");
+    for (const [name, n] of Object.entries({ pushBatchesPerCycleMax: t.pushBatchesPerCycleMax, pullLimit: t.pullLimit, pullPagesPerCycleMax: t.pullPagesPerCycleMax, cyclesPerRunMax: t.cyclesPerRunMax })) {
+      if (!Number.isSafeInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${n}`);
+    }
+    this.online = deps.online;
+  }
+
+  snapshot(): EngineSnapshot {
+    return {
+      state: this.state,
+      online: this.online,
+      reachable: this.reachable,
+      problem: this.problem,
+      attempt: this.attempt,
+      nextAttemptAtMs: this.timer?.atMs ?? null,
+      otherTabSyncing: this.otherTabSyncing,
+    };
+  }
+
+  /** Sync soon because something happened (an op was recorded, time passed). Respects offline, backoff and error. */
+  nudge(): void {
+    if (this.closing || this.state === "error" || this.state === "backoff" || !this.online) return;
+    this.start(false);
+  }
+
+  /**
+   * Sync now because a person or the app asked: leaves `error` and `backoff`, and tries even
+   * when the browser says it is offline. Resolves when the engine is done (idle, backoff or error).
+   */
+  async sync(): Promise<void> {
+    if (this.closing) return;
+    if (this.state === "error") {
+      this.problem = null;
+      this.attempt = 0;
+      this.moveTo("idle");
+    }
+    if (this.state === "backoff") {
+      this.clearTimer();
+      this.moveTo("idle");
+    }
+    this.start(true);
+    await this.settled();
+  }
+
+  /** The browser went online or offline. Back online means: try at once, with a fresh backoff. */
+  setOnline(online: boolean): void {
+    if (this.closing || this.online === online) return;
+    this.online = online;
+    if (!online) {
+      if (this.state === "backoff") this.moveTo("idle");
+      this.clearTimer();
+      this.deps.onChange();
+      return;
+    }
+    this.attempt = 0;
+    if (this.state === "backoff") {
+      this.clearTimer();
+      this.moveTo("idle");
+    }
+    this.deps.onChange();
+    this.nudge();
+  }
+
+  /** Resolves once no cycle is running. */
+  async settled(): Promise<void> {
+    while (this.running !== null) await this.running;
+  }
+
+  /** Stop: no new requests, the one in flight aborted, timers cleared. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    this.closing = true;
+    this.clearTimer();
+    this.inflight?.abort();
+    await this.settled();
+    this.moveTo("closed");
+    this.deps.onChange();
+  }
+
+  private start(forced: boolean): void {
+    if (this.running !== null) {
+      this.again = true;
+      this.againForced ||= forced;
+      return;
+    }
+    this.clearTimer();
+    // run() awaits before it can finish, so `running` is set before its finally clears it.
+    this.running = this.run(forced);
+  }
+
+  private async run(forced: boolean): Promise<void> {
+    try {
+      let force = forced;
+      for (let cycle = 0; cycle < this.deps.tuning.cyclesPerRunMax; cycle++) {
+        this.again = false;
+        this.againForced = false;
+        await this.cycle(force);
+        // `again` is read and `running` cleared with no await between: a nudge or sync() that
+        // arrives while a cycle runs is never lost.
+        if (this.closing || !this.again || this.state === "error" || this.state === "backoff") return;
+        force = this.againForced;
+        if (!force && !this.online) return;
+      }
+      // Still more to do: let timers and other work run first.
+      if (this.again) this.schedule(0, "continue");
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async cycle(forced: boolean): Promise<void> {
+    if (!forced && !this.online) {
+      if (this.state === "backoff") this.moveTo("idle");
+      this.deps.onChange();
+      return;
+    }
+    let end: CycleEnd;
+    const during = (): "push" | "pull" => (this.state === "pulling" ? "pull" : "push");
+    try {
+      const locked = await this.deps.lock.withLock((keepAlive) => this.pushThenPull(keepAlive));
+      end = locked.acquired ? locked.value : { kind: "lock_busy" };
+    } catch (cause) {
+      // IndexedDB failed (quota, a closed database) or this client has a bug: stop and say so.
+      end = { kind: "failed", failure: { kind: "client_failure", detail: describe(cause), cause }, during: during() };
+    }
+    this.finish(end);
+  }
+
+  private async pushThenPull(keepAlive: KeepAlive): Promise<CycleEnd> {
+    this.otherTabSyncing = false;
+    this.moveTo("pushing");
+    this.deps.onChange();
+    const pushed = await this.pushPending(keepAlive);
+    if (pushed.kind !== "done") return pushed;
+    this.moveTo("pulling");
+    this.deps.onChange();
+    const pulled = await this.pullChanges(keepAlive);
+    if (pulled.kind !== "done") return pulled;
+    return { kind: "done", more: pushed.more || pulled.more, settleDueAtMs: pulled.settleDueAtMs };
+  }
+
+  private async pushPending(keepAlive: KeepAlive): Promise<CycleEnd> {
+    const { db, terminalId, tuning, clock } = this.deps;
+    for (let batchNo = 0; batchNo < tuning.pushBatchesPerCycleMax; batchNo++) {
+      if (this.closing) return { kind: "closing" };
+      const batch = await readPushBatch(db, terminalId, tuning.pushBatch);
+      if (batch.length === 0) return { kind: "done", more: false, settleDueAtMs: null };
+      if (!(await keepAlive())) return { kind: "lock_lost" };
+      await markAttempt(db, batch.map((r) => r.seq), clock.now());
+      const answer = await this.request((signal) => postPush(this.deps.http, { terminalId, ops: batch.map((r) => r.op) }, signal));
+      if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "push" };
+      this.reachable = true;
+      await applyPushResults(db, answer.value, clock.now());
+      this.deps.onChange();
+    }
+    return { kind: "done", more: true, settleDueAtMs: null };
+  }
+
+  private async pullChanges(keepAlive: KeepAlive): Promise<CycleEnd> {
+    const { db, storeId, tuning, clock } = this.deps;
+    // Decided before the first request: what the pull may settle depends on when it began.
+    const plan = settleable(await readAcked(db), clock.now(), tuning.settleAfterMs);
+    for (let pageNo = 0; pageNo < tuning.pullPagesPerCycleMax; pageNo++) {
+      if (this.closing) return { kind: "closing" };
+      if (!(await keepAlive())) return { kind: "lock_lost" };
+      const cursor = (await getMeta(db, "pullCursor")) ?? null;
+      const answer = await this.request((signal) => getPull(this.deps.http, cursor, tuning.pullLimit, signal));
+      if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "pull" };
+      this.reachable = true;
+      await applyPullPage(db, answer.value, { storeId, settle: plan.seqs, nowMs: clock.now(), historyMax: tuning.historyMax });
+      this.deps.onChange();
+      if (!answer.value.more) return { kind: "done", more: false, settleDueAtMs: plan.nextDueAtMs };
+    }
+    // Pages left: the next cycle goes on from the cursor, and settles from a fresh plan.
+    return { kind: "done", more: true, settleDueAtMs: plan.nextDueAtMs };
+  }
+
+  private async request<T>(send: (signal: AbortSignal) => Promise<Outcome<T>>): Promise<Outcome<T>> {
+    // Checked and registered with no await in between: close() either sees this request to abort
+    // it, or this request sees close() and is never sent. Otherwise it could wait for a deadline
+    // on a clock that a closing client no longer moves.
+    if (this.closing) return { ok: false, failure: { kind: "network", detail: "the store client is closing" } };
+    const controller = new AbortController();
+    this.inflight = controller;
+    try {
+      return await send(controller.signal);
+    } finally {
+      this.inflight = null;
+    }
+  }
+
+  private finish(end: CycleEnd): void {
+    if (this.closing) return;
+    const { tuning, clock, random } = this.deps;
+    switch (end.kind) {
+      case "done":
+        this.attempt = 0;
+        this.problem = null;
+        this.moveTo("idle");
+        if (end.more) this.again = true;
+        else {
+          // Pull again when the next acknowledged op may settle, if that comes before the interval.
+          const settleInMs = end.settleDueAtMs === null ? Infinity : Math.max(0, end.settleDueAtMs - clock.now());
+          this.schedule(Math.min(tuning.intervalMs, settleInMs), "interval");
+        }
+        break;
+      case "failed": {
+        this.problem = { ...end.failure, during: end.during, atMs: clock.now() };
+        if (end.failure.kind === "network" || end.failure.kind === "timeout") this.reachable = false;
+        else if (end.failure.kind !== "client_failure") this.reachable = true;
+        if (!RETRYABLE[end.failure.kind]) {
+          this.moveTo("error");
+          break;
+        }
+        this.attempt += 1;
+        if (!this.online) {
+          // The browser says offline: its online event starts the next try, not a timer.
+          this.moveTo("idle");
+          break;
+        }
+        const retryAfterMs = end.failure.kind === "overloaded" ? end.failure.retryAfterMs : null;
+        this.moveTo("backoff");
+        this.schedule(backoffDelayMs(this.attempt, tuning.backoff, random, retryAfterMs), "retry");
+        break;
+      }
+      case "lock_busy":
+      case "lock_lost":
+        this.otherTabSyncing = true;
+        if (this.state === "pushing" || this.state === "pulling") this.moveTo("idle");
+        this.schedule(tuning.lockRetryMs, "lock");
+        break;
+      case "closing":
+        break;
+    }
+    this.deps.onChange();
+  }
+
+  private schedule(delayMs: number, purpose: TimerPurpose): void {
+    this.clearTimer();
+    if (this.closing) return;
+    const { clock } = this.deps;
+    const handle = clock.setTimeout(() => {
+      this.timer = null;
+      if (purpose === "interval") this.nudge();
+      else this.start(false);
+    }, delayMs);
+    this.timer = { handle, atMs: clock.now() + delayMs, purpose };
+  }
+
+  private clearTimer(): void {
+    if (this.timer === null) return;
+    this.deps.clock.clearTimeout(this.timer.handle);
+    this.timer = null;
+  }
+
+  private moveTo(next: SyncState): void {
+    if (this.state === next) return;
+    const allowed: readonly SyncState[] = TRANSITIONS[this.state];
+    if (!allowed.includes(next)) throw new Error(`sync engine: no transition ${this.state} → ${next}`);
+    this.state = next;
+  }
+}
