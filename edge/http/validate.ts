@@ -54,3 +54,9 @@ export async function idempotencyOf(c: Context, body: unknown): Promise<Idempote
   const fingerprint = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return { key, fingerprint };
 }
+
+/** `idempotencyOf`, with the key scoped to the caller, for requests whose keys live in a SKU's authority. */
+export async function callerIdempotency(c: Context, body: unknown, caller: string): Promise<IdempotencyInput | null> {
+  const idem = await idempotencyOf(c, body);
+  return idem === null ? null : { key: `${caller}:${idem.key}`, fingerprint: idem.fingerprint };
+}

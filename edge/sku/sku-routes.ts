@@ -7,7 +7,7 @@ import { z } from "zod";
 import { assertActsAt, principalOf, requireRole } from "../auth/auth";
 import type { AppEnv } from "../http/app-env";
 import { ProblemError } from "../http/problem";
-import { Id, idempotencyOf, json, params, Qty } from "../http/validate";
+import { callerIdempotency, Id, json, params, Qty } from "../http/validate";
 import { skuAuthority } from "../stubs";
 
 export const RECEIPT_QTY_MAX = 100_000_000;
@@ -32,7 +32,7 @@ export const skuRoutes = new Hono<AppEnv>()
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.location);
-    const idempotency = await idempotencyOf(c, body);
+    const idempotency = await callerIdempotency(c, body, p.sub);
     const result = await skuAuthority(c.env, body.sku).receive({
       sku: body.sku,
       location: body.location,
@@ -41,7 +41,7 @@ export const skuRoutes = new Hono<AppEnv>()
       expiresOn: body.expiresOn ?? null,
       ref: body.ref ?? null,
       source: `api:${p.sub}`,
-      idempotency: idempotency === null ? null : { key: `${p.sub}:${idempotency.key}`, fingerprint: idempotency.fingerprint },
+      idempotency,
     });
     if (!result.ok) throw new ProblemError(result.problem);
     if (result.replayed) c.header("idempotent-replayed", "true");

@@ -11,7 +11,7 @@ import { transfers } from "../../ledger/schema";
 import { assertActsAt, principalOf, requireRole } from "../auth/auth";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
-import { Id, idempotencyOf, json, params, Qty } from "../http/validate";
+import { callerIdempotency, Id, json, params, Qty } from "../http/validate";
 import { skuAuthority } from "../stubs";
 
 export const STOCK_QTY_MAX = 100_000_000;
@@ -40,11 +40,11 @@ export const stockRoutes = new Hono<AppEnv>()
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.from);
-    const idempotency = await idempotencyOf(c, body);
+    const idempotency = await callerIdempotency(c, body, p.sub);
     const result = await skuAuthority(c.env, body.sku).transferOut({
       ...body,
       source: `api:${p.sub}`,
-      idempotency: idempotency === null ? null : { key: `${p.sub}:${idempotency.key}`, fingerprint: idempotency.fingerprint },
+      idempotency,
     });
     if (!result.ok) throw new ProblemError(result.problem);
     const t = result.transfer;
@@ -64,13 +64,13 @@ export const stockRoutes = new Hono<AppEnv>()
     const row = await drizzle(c.env.DB).select({ sku: transfers.sku, to: transfers.toLocation }).from(transfers).where(eq(transfers.id, transferId)).get();
     if (row === undefined) throw new ProblemError(problem("transfer_not_found", `transfer ${transferId} does not exist`));
     assertActsAt(p, row.to);
-    const idempotency = await idempotencyOf(c, { qty });
+    const idempotency = await callerIdempotency(c, { qty }, p.sub);
     const result = await skuAuthority(c.env, row.sku).receiveTransfer({
       sku: row.sku,
       transferId,
       qty,
       source: `api:${p.sub}`,
-      idempotency: idempotency === null ? null : { key: `${p.sub}:${idempotency.key}`, fingerprint: idempotency.fingerprint },
+      idempotency,
     });
     if (!result.ok) throw new ProblemError(result.problem);
     if (result.replayed) c.header("idempotent-replayed", "true");
@@ -80,7 +80,7 @@ export const stockRoutes = new Hono<AppEnv>()
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.location);
-    const idempotency = await idempotencyOf(c, body);
+    const idempotency = await callerIdempotency(c, body, p.sub);
     const result = await skuAuthority(c.env, body.sku).writeOff({
       sku: body.sku,
       location: body.location,
@@ -88,7 +88,7 @@ export const stockRoutes = new Hono<AppEnv>()
       reason: body.reason,
       lot: body.lot ?? null,
       source: `api:${p.sub}`,
-      idempotency: idempotency === null ? null : { key: `${p.sub}:${idempotency.key}`, fingerprint: idempotency.fingerprint },
+      idempotency,
     });
     if (!result.ok) throw new ProblemError(result.problem);
     if (result.replayed) c.header("idempotent-replayed", "true");
