@@ -315,6 +315,7 @@ describe("POST /v1/transfers", () => {
     const key = fresh("key");
     const first = await arrive(transferId, { qty: 3 }, await staff(S), { "idempotency-key": key });
     expect(first.status).toBe(200);
+    await settle(sku); // the receipt's flush would otherwise change D1's transfer row mid-comparison
     const before = await snapshot(sku);
 
     const again = await arrive(transferId, { qty: 3 }, await staff(S), { "idempotency-key": key });
