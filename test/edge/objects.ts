@@ -195,3 +195,6 @@ export async function landedEvents(sku: string): Promise<(StockEvent & { readonl
   const rows = await env.DB.prepare("SELECT id, seq, type, body FROM events WHERE sku = ? ORDER BY seq, position").bind(sku).all<{ id: string; seq: number; type: string; body: string }>();
   return rows.results.map((r) => ({ ...(JSON.parse(r.body) as StockEvent), id: r.id, rowSeq: r.seq, rowType: r.type }));
 }
+
+/** Movements the SKU has recorded, wherever they are now (outbox or ledger): flushing moves none. */
+export const recordedMovements = async (sku: string): Promise<number> => (await stockState(sku)).movements;
