@@ -2,7 +2,7 @@
  * The catalog, kept in D1 by admins: regions, locations (with the online reserve of each) and
  * SKUs. PUT is create-or-replace, so setting up a chain twice changes nothing the second time.
  */
-import { eq } from "drizzle-orm";
+import { asc, eq, gt } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -10,7 +10,7 @@ import { locations, regions, skus } from "../../ledger/schema";
 import { requireRole } from "../auth/auth";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
-import { Id, json, params } from "../http/validate";
+import { Id, json, params, query } from "../http/validate";
 
 const Name = z.string().trim().min(1, { message: "must not be empty" }).max(200, { message: "must be at most 200 characters" });
 export const RESERVE_MAX = 1_000_000;
@@ -30,7 +30,22 @@ const Sku = z.strictObject({
   lowStock: z.number().int({ message: "must be a whole number" }).min(0).max(1_000_000).default(0),
 });
 
+const CatalogPage = z.strictObject({ after: Id.optional(), limit: z.coerce.number().int().min(1).max(1000).default(500) });
+
 export const catalogRoutes = new Hono<AppEnv>()
+  // The catalog a terminal bootstraps and refreshes from, paged by SKU id.
+  .get("/catalog", requireRole("terminal", "staff", "manager", "admin"), query(CatalogPage), async (c) => {
+    const { after, limit } = c.req.valid("query");
+    const rows = await drizzle(c.env.DB)
+      .select({ sku: skus.id, name: skus.name, barcode: skus.barcode, perishable: skus.perishable })
+      .from(skus)
+      .where(after === undefined ? undefined : gt(skus.id, after))
+      .orderBy(asc(skus.id))
+      .limit(limit + 1)
+      .all();
+    const items = rows.slice(0, limit);
+    return c.json({ items, next: rows.length > limit ? (items.at(-1)?.sku ?? null) : null });
+  })
   .use("/regions/*", requireRole("admin"))
   .use("/locations/*", requireRole("admin"))
   .use("/skus/:sku", async (c, next) => (c.req.method === "PUT" ? requireRole("admin")(c, next) : next()))

@@ -148,3 +148,20 @@ it("pulls the store's stock changes since a cursor, once they reached the ledger
   expect(next.body.more).toBe(false);
   expect((await call("GET", "/v1/sync/pull?since=abc", { token: await terminal(t) })).status).toBe(400);
 });
+
+it("serves the catalog to terminals page by page, by SKU id", async () => {
+  const prefix = fresh("CAT");
+  const skus = [`${prefix}-1`, `${prefix}-2`, `${prefix}-3`];
+  await catalog({ skus });
+  const t = await terminal("pos-cat");
+  const seen: string[] = [];
+  let after: string | null = `${prefix}-0`;
+  while (after !== null) {
+    const page: { body: { items: { sku: string; name: string; barcode: string | null }[]; next: string | null } } = await must(call("GET", `/v1/catalog?limit=2&after=${after}`, { token: t }));
+    seen.push(...page.body.items.map((i) => i.sku).filter((s) => s.startsWith(prefix)));
+    after = page.body.next;
+  }
+  expect(seen).toEqual(skus);
+  expect((await call("GET", "/v1/catalog", { token: await shopperToken() })).status).toBe(403);
+  expect((await call("GET", "/v1/catalog?limit=0", { token: t })).status).toBe(400);
+});
