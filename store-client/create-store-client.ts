@@ -8,6 +8,7 @@
  * wire protocol, the lock), status/ (what the screen shows). Transport, clock, random source,
  * database, `window` and `navigator` are injectable for tests; the defaults are the browser's.
  */
+import { liveQuery } from "dexie";
 import { isId } from "../ledger/rules/ids";
 import { findByBarcode, findBySku, loadCatalog, refreshCatalog, type CatalogLoaded } from "./catalog/catalog";
 import { systemClock, type Clock } from "./clock";
@@ -23,7 +24,6 @@ import { DEFAULT_BATCH_LIMITS } from "./sync/outbox-rules";
 import type { OpKind } from "./sync/protocol";
 import { SyncEngine, type SyncTuning } from "./sync/sync-engine";
 import { leaseLock, webLock, type LockManagerLike, type SyncLock } from "./sync/sync-lock";
-import { liveQuery } from "dexie";
 
 /** Where `online` and `offline` events come from; `window` fits. */
 export interface OnlineEventTarget {

@@ -66,8 +66,11 @@ export interface PullPage {
 /** The edge refuses a larger push with a 400 (docs/sync-protocol.md). */
 export const PUSH_OPS_MAX = 500;
 
-/** Request bodies above 64 KiB are refused with 413 (README, Limits); a batch stays under this. */
-export const PUSH_BODY_BYTES_MAX = 60_000;
+/**
+ * The edge takes push bodies up to 256 KiB (SYNC_BODY_BYTES_MAX in edge/http/validate.ts) and
+ * answers 413 above. 500 ops of the longest ids come to about 125 kB, so this only guards.
+ */
+export const PUSH_BODY_BYTES_MAX = 250_000;
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; detail: string };
 

@@ -6,7 +6,7 @@
  * ```
  *            nudge (op recorded, interval, online event, lock retry) or sync()
  *   ┌──────┐ ──────────────────────────────────────────▶ ┌─────────┐  batch by batch, seq order,
- *   │ idle │        (lock held by another tab: stay,      │ pushing │  ≤ 500 ops and ≤ 60 kB each
+ *   │ idle │        (lock held by another tab: stay,      │ pushing │  ≤ 500 ops and ≤ 250 kB each
  *   └──────┘         try again after lockRetryMs)         └────┬────┘
  *     ▲  ▲                                                     │ outbox drained
  *     │  │ pages done (more ops or pages left: go again)  ┌────▼────┐
