@@ -12,18 +12,16 @@
 // Exit code: 1 when the race oversold or the server could not be benchmarked, 0 otherwise;
 // missing the throughput aims is reported, not failed: the machine is shared and noisy.
 import autocannon from "autocannon";
-import { mkdirSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { readSecret, signToken } from "../scripts/lib/jwt.mjs";
 import { apiClient } from "../scripts/lib/http.mjs";
 import { ROOT } from "../scripts/lib/wrangler.mjs";
+import { reachable, writeResults } from "./lib/results.mjs";
 
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "results", "hot-sku.json");
 const LOCATION = "W001";
 const HOT_STOCK = 10_000_000;
 const AIM_RPS_RATIO = 0.75;
@@ -61,16 +59,6 @@ function options(argv) {
     raceStock: num("race-stock", 1),
     carts: num("carts", 0),
   };
-}
-
-async function reachable(base) {
-  try {
-    const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(3_000) });
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
 }
 
 /** A SKU with `qty` units at LOCATION, created through the API like any other. */
@@ -390,9 +378,7 @@ export async function main(argv = []) {
   };
 
   process.stdout.write(report(result));
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`\nresults written to ${RESULTS}\n`);
+  writeResults("hot-sku", result);
 
   return raceResult.oversold > 0 ? 1 : 0;
 }

@@ -53,8 +53,8 @@ import { parseArgs } from "node:util";
 import { ensureDevVars, readSecret, signToken } from "../scripts/lib/jwt.mjs";
 import { apiClient, pool, waitFor200 } from "../scripts/lib/http.mjs";
 import { ROOT, WRANGLER_JS, assertWranglerInstalled, wranglerEnv } from "../scripts/lib/wrangler.mjs";
+import { writeResults } from "./lib/results.mjs";
 
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "results", "ledger.json");
 const HOST = "127.0.0.1";
 const REGION = "bench";
 const LOCATION = "W001";
@@ -1193,9 +1193,7 @@ export async function main(argv = []) {
     result.summary = summarize(o, runs, counting);
 
     process.stdout.write(report(result));
-    mkdirSync(dirname(RESULTS), { recursive: true });
-    writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(`\nresults written to ${RESULTS}\n`);
+    writeResults("ledger", result);
 
     const inconsistent = Object.values(result.summary).some((s) => !s.flush.consistent) || counting.some((c) => !c.flush.consistent);
     return inconsistent ? 1 : 0;

@@ -7,16 +7,14 @@
 // A drain is what the store client's sync engine does: pushes of up to 500 ops, one after another,
 // each waiting for its answer. Ops are sales spread over 50 SKUs of one store.
 // Needs a running server (`npm start`).
-import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { readSecret, signToken } from "../scripts/lib/jwt.mjs";
 import { apiClient, pool } from "../scripts/lib/http.mjs";
 import { ROOT } from "../scripts/lib/wrangler.mjs";
+import { reachable, writeResults } from "./lib/results.mjs";
 
-const RESULTS = join(dirname(fileURLToPath(import.meta.url)), "results", "sync.json");
 const STORE = "S001";
 const SKUS = 50;
 const BATCH = 500;
@@ -84,10 +82,7 @@ export async function main(argv = []) {
     err(e.message);
     return 2;
   }
-  try {
-    const h = await fetch(`${o.base}/healthz`);
-    if (h.status !== 200) throw new Error(String(h.status));
-  } catch {
+  if (!(await reachable(o.base))) {
     err(`no edgestock answering GET ${o.base}/healthz. Start one with: npm start`);
     return 1;
   }
@@ -163,9 +158,7 @@ export async function main(argv = []) {
     `batched vs one per request: **${fmt(result.ratio, 1)}×**`,
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`\nresults written to ${RESULTS}\n`);
+  writeResults("sync", result);
   const applied = batched.counts.applied + perRequest.counts.applied + result.fleet.counts.applied + fresh.counts.applied;
   const expectedApplied = o.ops + o.single + fleetOps + BATCH;
   if (applied !== expectedApplied || replay.counts.duplicate !== BATCH) {
