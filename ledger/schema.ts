@@ -128,6 +128,12 @@ export const terminals = sqliteTable("terminals", {
   id: text("id").primaryKey(),
   storeId: text("store_id").notNull(),
   lastSyncAt: integer("last_sync_at").notNull(),
-  /** The highest op seq the edge has applied or recognised from this terminal. */
+  /** The highest op seq the edge has applied or recognised from this terminal's current database. */
   lastSeq: integer("last_seq").notNull(),
+  /**
+   * The id of the terminal's local database that pushed last (docs/sync-protocol.md, "Identity"):
+   * a new one means the device was wiped or replaced, and its seqs started again. Null for pushes
+   * that name none.
+   */
+  incarnation: text("incarnation"),
 });
