@@ -30,6 +30,7 @@ export function soldOutOf(event: StockEvent): boolean | null {
     case "stock.changed":
     case "stock.low":
     case "hold.shortfall":
+    case "terminal.seq_conflict":
       return null;
   }
 }

@@ -15,6 +15,7 @@ const TYPES = {
   "sku.sold_out": true,
   "sku.back_in_stock": true,
   "hold.shortfall": true,
+  "terminal.seq_conflict": true,
 } as const satisfies Record<EventType, true>;
 
 export const EVENT_TYPES = Object.keys(TYPES) as EventType[];

@@ -22,6 +22,7 @@ export type ProblemKind =
   | "insufficient_stock"
   | "hold_expired"
   | "idempotency_key_reused"
+  | "seq_conflict"
   | "barcode_in_use"
   | "transfer_not_found"
   | "transfer_received"
@@ -55,6 +56,7 @@ export const PROBLEMS = {
   insufficient_stock: { status: 409, title: "Not enough stock available", retryable: true },
   hold_expired: { status: 409, title: "A hold expired and its stock is gone", retryable: false },
   idempotency_key_reused: { status: 409, title: "Idempotency-Key reused with a different request", retryable: false },
+  seq_conflict: { status: 409, title: "This terminal already used the seq for a different operation", retryable: false },
   barcode_in_use: { status: 409, title: "The barcode belongs to another SKU", retryable: false },
   transfer_not_found: { status: 404, title: "Transfer not found", retryable: false },
   transfer_received: { status: 409, title: "The transfer has already been received", retryable: false },

@@ -22,9 +22,9 @@ import {
   type HoldLine,
   type LocationStock,
 } from "../../ledger/rules/holds";
-import { shortfallEvent, stockEvents, type Shortfall } from "../../ledger/rules/events";
+import { seqConflictEvent, shortfallEvent, stockEvents, type Shortfall } from "../../ledger/rules/events";
 import { locationAccount } from "../../ledger/rules/ids";
-import { opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
+import { classifyRepeat, opFingerprint, opKey, opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
 import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots, UNNAMED_LOT } from "../../ledger/rules/lots";
 import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
@@ -358,23 +358,32 @@ export class SkuAuthority extends DurableObject<Env> {
   }
 
   /**
-   * A terminal's ops for this SKU, in seq order: each applied once by (terminalId, seq) — a repeat
-   * answers "duplicate" (or the same rejection) — and never refused for stock (I2). A sale that
-   * leaves holds uncovered re-sources or marks them, and says so in its result and the changefeed.
+   * A terminal's ops for this SKU, in seq order: each applied once by its name (terminal,
+   * incarnation, seq). A repeat with the same fingerprint answers "duplicate" (or the same
+   * rejection); a repeat with another body is refused as a seq conflict and reported on the
+   * changefeed, never taken for a duplicate (I3). Never refused for stock (I2): a sale that leaves
+   * holds uncovered re-sources or marks them, and says so in its result and the changefeed.
    */
-  async applyTerminalOps(req: { sku: string; terminalId: string; location: string; ops: readonly TerminalOp[] }): Promise<{ results: TerminalOpResult[] }> {
+  async applyTerminalOps(req: { sku: string; terminalId: string; incarnation?: string | null; location: string; ops: readonly TerminalOp[] }): Promise<{ results: TerminalOpResult[] }> {
     const ready = await this.ready(req.sku, [req.location]);
     if (!ready.ok) {
       const body = problemBody(ready.problem);
       return { results: req.ops.map((op) => ({ seq: op.seq, status: "rejected", problem: body })) };
     }
     const r = ready.ready;
+    const incarnation = req.incarnation ?? null;
+    const key = opKey(req.terminalId, incarnation);
     const results = this.ctx.storage.transactionSync(() => {
       this.expire(r);
       return req.ops.map((op): TerminalOpResult => {
-        const seen = this.store.terminalOp(req.terminalId, op.seq) as TerminalOpResult | undefined;
-        if (seen !== undefined) return seen.status === "applied" ? { ...seen, status: "duplicate" } : seen;
-        const built = opMovement(op, { terminalId: req.terminalId, location: req.location, nowMs: r.nowMs });
+        const seen = this.store.terminalOp(key, op.seq);
+        const repeat = classifyRepeat(seen, op);
+        if (seen !== undefined && repeat.kind === "same") {
+          const earlier = seen.result as TerminalOpResult;
+          return earlier.status === "applied" ? { ...earlier, status: "duplicate" } : earlier;
+        }
+        if (repeat.kind === "conflict") return this.refuseSeqConflict(r, req.location, { terminalId: req.terminalId, incarnation, seq: op.seq }, op);
+        const built = opMovement(op, { terminalId: req.terminalId, incarnation, location: req.location, nowMs: r.nowMs });
         let result: TerminalOpResult;
         if (!built.ok) {
           result = { seq: op.seq, status: "rejected", problem: problemBody(problem("invalid_request", built.detail)) };
@@ -387,7 +396,7 @@ export class SkuAuthority extends DurableObject<Env> {
           const shortfall = m.from === locationAccount(req.location) ? this.coverHolds(r, req.location, m) : undefined;
           result = shortfall === undefined ? { seq: op.seq, status: "applied" } : { seq: op.seq, status: "applied", shortfall };
         }
-        this.store.rememberTerminalOp(req.terminalId, op.seq, result, r.nowMs);
+        this.store.rememberTerminalOp(key, op.seq, opFingerprint(op), result, r.nowMs);
         return result;
       });
     });
@@ -547,6 +556,25 @@ export class SkuAuthority extends DurableObject<Env> {
       const location = account.slice("loc:".length);
       for (const m of expiredLotMovements(r.sku, location, lots, r.nowMs)) this.step(r, m, m.occurredAtMs, () => this.store.recordMovement(m));
     }
+  }
+
+  /**
+   * An op pushed under a name an earlier op with another body has: refuse it, and the first time
+   * this body is seen, put a `terminal.seq_conflict` event on the changefeed for a person.
+   */
+  private refuseSeqConflict(r: Ready, location: string, name: { terminalId: string; incarnation: string | null; seq: number }, op: TerminalOp): TerminalOpResult {
+    const original = opMovement(op, { ...name, location, nowMs: r.nowMs });
+    const movementId = original.ok ? original.movement.id : null;
+    if (this.store.noteSeqConflict(opKey(name.terminalId, name.incarnation), name.seq, opFingerprint(op), r.nowMs)) {
+      const here = this.store.stocks(r.directory).find((s) => s.location === location);
+      const level = here === undefined ? { onHand: 0, held: 0, available: 0 } : { onHand: here.onHand, held: here.held, available: available(here) };
+      this.store.recordEvents([
+        seqConflictEvent(level, location, { ...name, movementId }, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId, occurredAtMs: r.nowMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock }),
+      ]);
+      console.warn(`sku ${r.sku}: terminal ${name.terminalId} pushed seq ${name.seq} again with a different body; refused`);
+    }
+    const detail = `terminal ${name.terminalId} already pushed seq ${name.seq} for a different operation; this one was not applied`;
+    return { seq: name.seq, status: "rejected", problem: problemBody(problem("seq_conflict", detail, { movementId })) };
   }
 
   /**

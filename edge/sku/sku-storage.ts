@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS terminal_ops (
   terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, result TEXT NOT NULL, applied_at INTEGER NOT NULL,
   PRIMARY KEY (terminal_id, seq)
 );
+CREATE TABLE IF NOT EXISTS seq_conflicts (
+  terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, fingerprint TEXT NOT NULL, seen_at INTEGER NOT NULL,
+  PRIMARY KEY (terminal_id, seq, fingerprint)
+);
 CREATE TABLE IF NOT EXISTS event_outbox (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS transfers (
   transfer_id TEXT PRIMARY KEY, from_location TEXT NOT NULL, to_location TEXT NOT NULL, qty INTEGER NOT NULL,
@@ -91,6 +95,10 @@ export class SkuStorage {
     // Holds marked short by a store sale (see planShortfall); added to objects created before it.
     if (!sql.exec<{ name: string }>("PRAGMA table_info(holds)").toArray().some((c) => c.name === "short")) {
       sql.exec("ALTER TABLE holds ADD COLUMN short INTEGER NOT NULL DEFAULT 0");
+    }
+    // An op's fingerprint (terminal-ops.ts): records made before it have none.
+    if (!sql.exec<{ name: string }>("PRAGMA table_info(terminal_ops)").toArray().some((c) => c.name === "fingerprint")) {
+      sql.exec("ALTER TABLE terminal_ops ADD COLUMN fingerprint TEXT");
     }
     // Objects that held stock before lots existed: their units become the unnamed lot, once.
     sql.exec(
@@ -196,13 +204,19 @@ export class SkuStorage {
     return this.sql.exec<{ short: number }>("SELECT short FROM holds WHERE hold_id = ?", holdId).toArray()[0]?.short === 1;
   }
 
-  terminalOp(terminalId: string, seq: number): unknown {
-    const r = this.sql.exec<{ result: string }>("SELECT result FROM terminal_ops WHERE terminal_id = ? AND seq = ?", terminalId, seq).toArray()[0];
-    return r === undefined ? undefined : JSON.parse(r.result);
+  /** The record of the op named (opKey, seq): its result and its fingerprint (null before fingerprints). */
+  terminalOp(opKey: string, seq: number): { result: unknown; fingerprint: string | null } | undefined {
+    const r = this.sql.exec<{ result: string; fingerprint: string | null }>("SELECT result, fingerprint FROM terminal_ops WHERE terminal_id = ? AND seq = ?", opKey, seq).toArray()[0];
+    return r === undefined ? undefined : { result: JSON.parse(r.result), fingerprint: r.fingerprint };
   }
 
-  rememberTerminalOp(terminalId: string, seq: number, result: unknown, nowMs: number): void {
-    this.sql.exec("INSERT INTO terminal_ops (terminal_id, seq, result, applied_at) VALUES (?, ?, ?, ?)", terminalId, seq, JSON.stringify(result), nowMs);
+  rememberTerminalOp(opKey: string, seq: number, fingerprint: string, result: unknown, nowMs: number): void {
+    this.sql.exec("INSERT INTO terminal_ops (terminal_id, seq, result, applied_at, fingerprint) VALUES (?, ?, ?, ?, ?)", opKey, seq, JSON.stringify(result), nowMs, fingerprint);
+  }
+
+  /** Note a conflicting body pushed under a taken name; true the first time this body is seen. */
+  noteSeqConflict(opKey: string, seq: number, fingerprint: string, nowMs: number): boolean {
+    return this.sql.exec("INSERT OR IGNORE INTO seq_conflicts (terminal_id, seq, fingerprint, seen_at) VALUES (?, ?, ?, ?)", opKey, seq, fingerprint, nowMs).rowsWritten > 0;
   }
 
   extendHold(holdId: string, expiresAtMs: number): void {

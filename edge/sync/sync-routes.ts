@@ -34,6 +34,8 @@ const Op = z.strictObject({
 
 const Push = z.strictObject({
   terminalId: Id,
+  /** The id of the terminal's local database (docs/sync-protocol.md, "Identity"); part of every op's name. */
+  incarnation: Id.optional(),
   ops: z
     .array(Op)
     .max(PUSH_OPS_MAX, { message: `must have at most ${PUSH_OPS_MAX} ops` })
@@ -56,16 +58,38 @@ export const syncRoutes = new Hono<AppEnv>()
     if (store === undefined) throw new ProblemError(problem("unauthorized", "a terminal token needs a store claim"));
     const bySku = new Map<string, TerminalOp[]>();
     for (const op of body.ops) bySku.set(op.sku, [...(bySku.get(op.sku) ?? []), op]);
-    const replies = await Promise.all([...bySku].map(([sku, ops]) => skuAuthority(c.env, sku).applyTerminalOps({ sku, terminalId: p.sub, location: store, ops })));
+    const replies = await Promise.all([...bySku].map(([sku, ops]) => skuAuthority(c.env, sku).applyTerminalOps({ sku, terminalId: p.sub, incarnation: body.incarnation ?? null, location: store, ops })));
     const bySeq = new Map<number, TerminalOpResult>(replies.flatMap((r) => r.results.map((x) => [x.seq, x] as const)));
     const results = body.ops.map((op) => bySeq.get(op.seq) ?? { seq: op.seq, status: "rejected" as const, problem: { type: "internal", detail: "no result" } });
     const nowMs = Date.now();
     const lastSeq = body.ops.at(-1)?.seq ?? 0;
+    const incarnation = body.incarnation ?? null;
+    // Seqs only grow within one database; a new incarnation (a wiped or replaced device) starts over.
     await drizzle(c.env.DB)
       .insert(terminals)
-      .values({ id: p.sub, storeId: store, lastSyncAt: nowMs, lastSeq })
-      .onConflictDoUpdate({ target: terminals.id, set: { storeId: store, lastSyncAt: nowMs, lastSeq: sql`MAX(${terminals.lastSeq}, ${lastSeq})` } });
+      .values({ id: p.sub, storeId: store, lastSyncAt: nowMs, lastSeq, incarnation })
+      .onConflictDoUpdate({
+        target: terminals.id,
+        set: {
+          storeId: store,
+          lastSyncAt: nowMs,
+          lastSeq: sql`CASE WHEN ${terminals.incarnation} IS excluded.incarnation THEN MAX(${terminals.lastSeq}, excluded.last_seq) ELSE excluded.last_seq END`,
+          incarnation,
+        },
+      });
     return c.json({ results });
+  })
+  .get("/sync/state", terminalOnly, async (c) => {
+    // Where this terminal stands at the edge: a device starting with an empty database reads it to
+    // learn whether an earlier database of the same terminal synced, and up to which seq.
+    const p = principalOf(c, ["terminal"]);
+    const row = await drizzle(c.env.DB).select().from(terminals).where(eq(terminals.id, p.sub)).get();
+    return c.json({
+      terminalId: p.sub,
+      incarnation: row?.incarnation ?? null,
+      lastSeq: row?.lastSeq ?? 0,
+      lastSyncAt: row === undefined ? null : new Date(row.lastSyncAt).toISOString(),
+    });
   })
   .get("/sync/pull", terminalOnly, query(Pull), async (c) => {
     const p = principalOf(c, ["terminal"]);

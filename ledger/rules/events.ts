@@ -8,7 +8,7 @@
  */
 import { available, type LocationStock } from "./holds";
 
-export type EventType = "stock.changed" | "stock.low" | "sku.sold_out" | "sku.back_in_stock" | "hold.shortfall";
+export type EventType = "stock.changed" | "stock.low" | "sku.sold_out" | "sku.back_in_stock" | "hold.shortfall" | "terminal.seq_conflict";
 
 export interface StockLevel {
   readonly onHand: number;
@@ -31,6 +31,20 @@ export interface StockEvent {
   readonly recordedAt: string;
   /** `hold.shortfall` only: units the holds at the location lost, how many were re-sourced elsewhere, how many are short. */
   readonly shortfall?: Shortfall;
+  /** `terminal.seq_conflict` only: which op name was pushed again with another body. */
+  readonly conflict?: SeqConflict;
+}
+
+/**
+ * A terminal pushed an op under a name (terminal, incarnation, seq) that an earlier op with a
+ * different body already has: the new op was refused, and a person has to find out why (a
+ * restored backup, two devices sharing one identity). `movementId` is the earlier op's movement.
+ */
+export interface SeqConflict {
+  readonly terminalId: string;
+  readonly incarnation: string | null;
+  readonly seq: number;
+  readonly movementId: string | null;
 }
 
 export interface Shortfall {
@@ -96,5 +110,22 @@ export function shortfallEvent(at: StockLevel, shortfall: Shortfall, ctx: EventC
     occurredAt: new Date(ctx.occurredAtMs).toISOString(),
     recordedAt: new Date(ctx.recordedAtMs).toISOString(),
     shortfall,
+  };
+}
+
+/** The `terminal.seq_conflict` event: an op was refused because its name was taken (see SeqConflict). */
+export function seqConflictEvent(at: StockLevel, location: string, conflict: SeqConflict, ctx: EventContext): StockEvent {
+  return {
+    id: `${ctx.sku}:${ctx.nextSeq}`,
+    sku: ctx.sku,
+    seq: ctx.nextSeq,
+    type: "terminal.seq_conflict",
+    location,
+    before: at,
+    after: at,
+    movementId: conflict.movementId,
+    occurredAt: new Date(ctx.occurredAtMs).toISOString(),
+    recordedAt: new Date(ctx.recordedAtMs).toISOString(),
+    conflict,
   };
 }

@@ -3,8 +3,14 @@
  * the store takes the units they were counting on.
  *
  * Terminal ops are facts (I2): a sale is the item in the customer's hand, so it is never refused
- * for stock. Each op becomes one movement whose id is `pos.<terminalId>.<seq>` — the same op pushed
- * again maps to the same movement and is recognised (I3).
+ * for stock. Each op becomes one movement whose id is `pos.<terminalId>.<incarnation>.<seq>` (or
+ * `pos.<terminalId>.<seq>` for a push that names no incarnation) — the same op pushed again maps
+ * to the same movement and is recognised (I3).
+ *
+ * An op is named by (terminal, incarnation, seq), where the incarnation is the id of the
+ * terminal's local database: a wiped or replaced device starts a new incarnation, so its seqs
+ * start again without colliding. A repeat is recognised by the op's fingerprint: the same name
+ * with another body is a seq conflict, refused loudly and never taken for a duplicate (I3).
  *
  * Shortfall: after an outflow at a location, if the holds there claim more than is on hand, the
  * newest holds are moved to other locations that can cover them (re-sourced), and those that
@@ -26,9 +32,37 @@ export interface TerminalOp {
   readonly lot?: string | undefined;
 }
 
+/** The name of an op in the authority's records: unique per terminal database. */
+export function opKey(terminalId: string, incarnation: string | null): string {
+  // `/` cannot occur in an id, so the two parts never run together ambiguously.
+  return incarnation === null ? terminalId : `${terminalId}/${incarnation}`;
+}
+
+/**
+ * What an op says, as one string: two ops with the same name and the same fingerprint are one op
+ * sent twice. Every field of the body takes part, in a fixed order, so that a wiped terminal's new
+ * sale is never mistaken for its predecessor's (the occurrence time alone almost always differs).
+ */
+export function opFingerprint(op: TerminalOp): string {
+  return JSON.stringify([op.kind, op.sku, op.qty, op.occurredAt, op.reason ?? null, op.lot ?? null]);
+}
+
+/** What an op's earlier record says about this push of it. */
+export type Repeat = { readonly kind: "new" } | { readonly kind: "same" } | { readonly kind: "conflict" };
+
+/**
+ * Compare an op with the record of the op of the same name. A record without a fingerprint
+ * predates fingerprints: it can only be taken as the same op, as it always was.
+ */
+export function classifyRepeat(seen: { readonly fingerprint: string | null } | undefined, op: TerminalOp): Repeat {
+  if (seen === undefined) return { kind: "new" };
+  if (seen.fingerprint === null || seen.fingerprint === opFingerprint(op)) return { kind: "same" };
+  return { kind: "conflict" };
+}
+
 export type OpMovement = { readonly ok: true; readonly movement: Movement } | { readonly ok: false; readonly detail: string };
 
-export function opMovement(op: TerminalOp, ctx: { readonly terminalId: string; readonly location: string; readonly nowMs: number }): OpMovement {
+export function opMovement(op: TerminalOp, ctx: { readonly terminalId: string; readonly incarnation?: string | null; readonly location: string; readonly nowMs: number }): OpMovement {
   const loc = locationAccount(ctx.location);
   const route: Record<TerminalOpKind, () => Pick<Movement, "from" | "to"> | string> = {
     sale: () => ({ from: loc, to: "customer" }),
@@ -39,17 +73,18 @@ export function opMovement(op: TerminalOp, ctx: { readonly terminalId: string; r
   const accounts = route[op.kind]();
   if (typeof accounts === "string") return { ok: false, detail: accounts };
   const occurredAtMs = Date.parse(op.occurredAt);
+  const name = ctx.incarnation === undefined || ctx.incarnation === null ? `${ctx.terminalId}.${op.seq}` : `${ctx.terminalId}.${ctx.incarnation}.${op.seq}`;
   return {
     ok: true,
     movement: {
-      id: `pos.${ctx.terminalId}.${op.seq}`,
+      id: `pos.${name}`,
       sku: op.sku,
       ...accounts,
       qty: op.qty,
       occurredAtMs: Number.isFinite(occurredAtMs) ? occurredAtMs : ctx.nowMs,
       recordedAtMs: ctx.nowMs,
       source: `terminal:${ctx.terminalId}`,
-      ref: `${ctx.terminalId}:${op.seq}`,
+      ref: name.replaceAll(".", ":"),
       lot: op.lot ?? null,
       expiresOn: null,
     },

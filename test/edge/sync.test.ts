@@ -9,7 +9,9 @@ import { availability, call, catalog, fresh, inSku, must, receive, shopperToken,
 import { settle } from "./objects";
 
 const terminal = (sub: string, store = "S1") => token({ role: "terminal", sub, store });
-const sale = (seq: number, sku: string, qty = 1) => ({ seq, kind: "sale", sku, qty, occurredAt: new Date().toISOString() });
+// One clock reading per seq: an op is the same op only if its whole body is the same (its fingerprint).
+const rungAt = new Date().toISOString();
+const sale = (seq: number, sku: string, qty = 1) => ({ seq, kind: "sale", sku, qty, occurredAt: rungAt });
 
 async function stocked(prefix: string, qty: number, where = "S1"): Promise<string> {
   const sku = fresh(prefix);
