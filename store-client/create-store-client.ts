@@ -141,6 +141,13 @@ function newInstanceId(random: () => number): string {
   return hostGlobals.crypto?.randomUUID?.() ?? `tab-${Math.floor(random() * 2 ** 52).toString(36)}`;
 }
 
+/** A database's incarnation id: 128 random bits, hex (an id per the edge's rules). */
+function newIncarnationId(random: () => number): string {
+  const uuid = hostGlobals.crypto?.randomUUID?.();
+  if (uuid !== undefined) return uuid.replaceAll("-", "");
+  return Array.from({ length: 4 }, () => Math.floor(random() * 2 ** 32).toString(16).padStart(8, "0")).join("");
+}
+
 export async function createStoreClient(options: StoreClientOptions): Promise<StoreClient> {
   const { terminalId, storeId } = options;
   if (!isId(terminalId)) throw new Error(`terminalId ${JSON.stringify(terminalId)} is not an id`);
@@ -158,7 +165,7 @@ export async function createStoreClient(options: StoreClientOptions): Promise<St
   const ownsDb = typeof options.db !== "object";
   const db = typeof options.db === "object" ? options.db : openStoreDb(options.db ?? `edgestock-${terminalId}`);
   await db.open();
-  await claimIdentity(db, { terminalId, storeId });
+  const incarnation = await claimIdentity(db, { terminalId, storeId }, () => newIncarnationId(random), clock.now());
 
   let token = options.token;
   const lock: SyncLock =
@@ -190,6 +197,7 @@ export async function createStoreClient(options: StoreClientOptions): Promise<St
     db,
     terminalId,
     storeId,
+    incarnation,
     http: {
       baseUrl: options.baseUrl,
       token: async () => (typeof token === "string" ? token : token()),

@@ -6,6 +6,10 @@
  * only unique per terminal, and confirmed stock is only meaningful for one store, so opening a
  * database with another identity is refused rather than mixing the two.
  *
+ * Each database is also an incarnation of its terminal: a random id made when the database is
+ * created and sent with every push, so that a wiped or replaced device, whose seqs start again at
+ * 1, can never have its new ops taken for the old ones (docs/sync-protocol.md, "Identity").
+ *
  * IndexedDB cannot index booleans, so the two flags the outbox is searched by (`overlay`,
  * `attention`) are stored as 0 | 1.
  */
@@ -54,6 +58,16 @@ export interface Identity {
   storeId: string;
 }
 
+/**
+ * What the edge said about this terminal when this database first reached it. `previous` is set
+ * when an earlier database of the same terminal had synced: whatever it recorded after its last
+ * sync never reached the edge, and the cashier should know.
+ */
+export interface EdgeStanding {
+  checkedAtMs: number;
+  previous: { incarnation: string | null; lastSeq: number; lastSyncAt: string | null } | null;
+}
+
 export interface SyncLease {
   owner: string;
   expiresAtMs: number;
@@ -61,6 +75,10 @@ export interface SyncLease {
 
 export interface MetaValues {
   identity: Identity;
+  /** This database's incarnation id; null for a database made before incarnations (it keeps its seqs' old names). */
+  incarnation: string | null;
+  /** Set once the edge has told where this terminal stands (sync-engine.ts); absent until then. */
+  edgeStanding: EdgeStanding;
   /** The next seq to hand out; never decreases, so a pruned outbox cannot cause a reuse. */
   nextSeq: number;
   pullCursor: string;
@@ -102,13 +120,18 @@ export async function putMeta<K extends MetaKey>(db: StoreDb, key: K, value: Met
   await db.meta.put({ key, value } as MetaRow);
 }
 
-/** Claim an empty database for `identity`, or check that it is already this one's. */
-export async function claimIdentity(db: StoreDb, identity: Identity): Promise<void> {
-  await db.transaction("rw", db.meta, async () => {
+/**
+ * Claim an empty database for `identity` under a new incarnation id, or check that it is already
+ * this one's. Answers the database's incarnation.
+ */
+export async function claimIdentity(db: StoreDb, identity: Identity, newIncarnation: () => string, nowMs: number): Promise<string | null> {
+  return db.transaction("rw", db.meta, async () => {
     const current = await getMeta(db, "identity");
     if (current === undefined) {
+      const incarnation = newIncarnation();
       await putMeta(db, "identity", { terminalId: identity.terminalId, storeId: identity.storeId });
-      return;
+      await putMeta(db, "incarnation", incarnation);
+      return incarnation;
     }
     if (current.terminalId !== identity.terminalId || current.storeId !== identity.storeId) {
       throw new Error(
@@ -116,5 +139,12 @@ export async function claimIdentity(db: StoreDb, identity: Identity): Promise<vo
           `not terminal ${identity.terminalId} of store ${identity.storeId}`,
       );
     }
+    const incarnation = await getMeta(db, "incarnation");
+    if (incarnation !== undefined) return incarnation;
+    // A database from before incarnations: its pushed ops are named without one, and must stay
+    // so, or a pending op pushed before (answer lost) would land again under a new name.
+    await putMeta(db, "incarnation", null);
+    await putMeta(db, "edgeStanding", { checkedAtMs: nowMs, previous: null });
+    return null;
   });
 }

@@ -38,6 +38,11 @@ export interface SyncStatus {
   problem: SyncProblem | null;
   nextAttemptAt: string | null;
   otherTabSyncing: boolean;
+  /**
+   * Set when this device's database is new but the edge had synced an earlier one of the same
+   * terminal: ops that database recorded after `lastSyncAt` never reached the edge.
+   */
+  previousDatabase: { lastSeq: number; lastSyncAt: string | null } | null;
 }
 
 export const ATTENTION_LISTED_MAX = 100;
@@ -48,25 +53,29 @@ export interface OutboxSummary {
   lastSyncAtMs: number | null;
   attention: OutboxRow[];
   attentionCount: number;
+  previousDatabase: { lastSeq: number; lastSyncAt: string | null } | null;
 }
 
 export async function readOutboxSummary(db: StoreDb): Promise<OutboxSummary> {
   return db.transaction("r", db.outbox, db.meta, async () => {
     // A fresh collection per query: Dexie collections change under first()/limit().
     const pending = () => db.outbox.where("[state+seq]").between(["pending", Dexie.minKey], ["pending", Dexie.maxKey]);
-    const [pendingCount, oldest, lastSyncAtMs, attention, attentionCount] = await Promise.all([
+    const [pendingCount, oldest, lastSyncAtMs, attention, attentionCount, standing] = await Promise.all([
       pending().count(),
       pending().first(),
       getMeta(db, "lastSyncAtMs"),
       db.outbox.where("attention").equals(1).limit(ATTENTION_LISTED_MAX * 2).toArray(),
       db.outbox.where("attention").equals(1).count(),
+      getMeta(db, "edgeStanding"),
     ]);
+    const previous = standing?.previous ?? null;
     return {
       pendingCount,
       oldestPendingRecordedAtMs: oldest?.recordedAtMs ?? null,
       lastSyncAtMs: lastSyncAtMs ?? null,
       attention,
       attentionCount,
+      previousDatabase: previous === null ? null : { lastSeq: previous.lastSeq, lastSyncAt: previous.lastSyncAt },
     };
   });
 }
@@ -107,5 +116,6 @@ export function composeStatus(summary: OutboxSummary, engine: EngineSnapshot, no
     problem: engine.problem,
     nextAttemptAt: iso(engine.nextAttemptAtMs),
     otherTabSyncing: engine.otherTabSyncing,
+    previousDatabase: summary.previousDatabase,
   };
 }

@@ -8,7 +8,7 @@
  */
 import type { Clock } from "../clock";
 import { parseRetryAfterMs } from "./backoff";
-import { parseProblem, parsePullPage, parsePushAnswer, type PullPage, type PushRequest, type PushResult, type WireProblem } from "./protocol";
+import { parseProblem, parsePullPage, parsePushAnswer, parseTerminalState, type PullPage, type PushRequest, type PushResult, type TerminalState, type WireProblem } from "./protocol";
 import { describe, failureOfStatus, type Outcome } from "./sync-failure";
 
 export interface TransportRequest {
@@ -47,6 +47,13 @@ export async function getPull(deps: HttpDeps, cursor: string | null, limit: numb
   const answer = await send(deps, `/v1/sync/pull?${query.toString()}`, { method: "GET" }, signal);
   if (!answer.ok) return answer;
   const parsed = parsePullPage(answer.value);
+  return parsed.ok ? parsed : { ok: false, failure: { kind: "bad_answer", detail: parsed.detail } };
+}
+
+export async function getState(deps: HttpDeps, signal: AbortSignal): Promise<Outcome<TerminalState>> {
+  const answer = await send(deps, "/v1/sync/state", { method: "GET" }, signal);
+  if (!answer.ok) return answer;
+  const parsed = parseTerminalState(answer.value);
   return parsed.ok ? parsed : { ok: false, failure: { kind: "bad_answer", detail: parsed.detail } };
 }
 

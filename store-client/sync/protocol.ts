@@ -23,7 +23,18 @@ export interface WireOp {
 
 export interface PushRequest {
   terminalId: string;
+  /** The local database's id; absent only for databases made before incarnations. */
+  incarnation?: string;
   ops: WireOp[];
+}
+
+/** `GET /v1/sync/state`: where the edge says this terminal stands. */
+export interface TerminalState {
+  terminalId: string;
+  /** The incarnation that pushed last, if any named one. */
+  incarnation: string | null;
+  lastSeq: number;
+  lastSyncAt: string | null;
 }
 
 export type PushStatus = "applied" | "duplicate" | "rejected";
@@ -138,4 +149,13 @@ export function parsePullPage(body: unknown): Parsed<PullPage> {
     changes.push({ sku, location, onHand, available });
   }
   return { ok: true, value: { changes, cursor: body.cursor, more: body.more } };
+}
+
+export function parseTerminalState(body: unknown): Parsed<TerminalState> {
+  if (!isRecord(body)) return { ok: false, detail: "sync state is not an object" };
+  const { terminalId, incarnation, lastSeq, lastSyncAt } = body;
+  if (typeof terminalId !== "string" || !(incarnation === null || typeof incarnation === "string") || !isInt(lastSeq) || !(lastSyncAt === null || typeof lastSyncAt === "string")) {
+    return { ok: false, detail: "sync state is not {terminalId, incarnation, lastSeq, lastSyncAt}" };
+  }
+  return { ok: true, value: { terminalId, incarnation, lastSeq, lastSyncAt } };
 }

@@ -28,6 +28,10 @@
  *   and waits for a person (`attention`).
  * - A 400 stops the engine in `error`; it never spins on a batch the edge will always refuse.
  * - Only one tab syncs a terminal at a time (sync-lock.ts).
+ * - Every push names this database's incarnation, so a wiped device's seqs never collide with its
+ *   predecessor's. Before its first push, a new database asks the edge where the terminal stands
+ *   (`GET /v1/sync/state`) and keeps the answer: when an earlier database had synced, the status
+ *   says so, because whatever that one recorded after its last sync is gone.
  * - Every loop is bounded: batches and pages per cycle, cycles per run; more work goes again.
  *
  * When an op leaves the overlay (local stock = confirmed + overlay, stock/stock-view.ts):
@@ -51,9 +55,9 @@
  *   while a pull shows it.
  */
 import type { Clock } from "../clock";
-import { getMeta, type StoreDb } from "../db/store-db";
+import { getMeta, putMeta, type StoreDb } from "../db/store-db";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff";
-import { getPull, postPush, type HttpDeps } from "./http";
+import { getPull, getState, postPush, type HttpDeps } from "./http";
 import { settleable, type BatchLimits } from "./outbox-rules";
 import { applyPullPage, applyPushResults, markAttempt, readAcked, readPushBatch } from "./outbox-sync";
 import { PUSH_OPS_MAX } from "./protocol";
@@ -114,6 +118,8 @@ export interface SyncEngineDeps {
   db: StoreDb;
   terminalId: string;
   storeId: string;
+  /** This database's incarnation (store-db.ts); null for a database made before incarnations. */
+  incarnation: string | null;
   http: HttpDeps;
   clock: Clock;
   random: () => number;
@@ -282,6 +288,8 @@ export class SyncEngine {
     this.otherTabSyncing = false;
     this.moveTo("pushing");
     this.deps.onChange();
+    const standing = await this.learnStanding();
+    if (standing.kind !== "done") return standing;
     const pushed = await this.pushPending(keepAlive);
     if (pushed.kind !== "done") return pushed;
     this.moveTo("pulling");
@@ -291,15 +299,28 @@ export class SyncEngine {
     return { kind: "done", more: pushed.more || pulled.more, settleDueAtMs: pulled.settleDueAtMs };
   }
 
+  /** Once per database, before its first push: what the edge knows of this terminal's earlier databases. */
+  private async learnStanding(): Promise<CycleEnd> {
+    const { db, incarnation, clock } = this.deps;
+    if ((await getMeta(db, "edgeStanding")) !== undefined) return { kind: "done", more: false, settleDueAtMs: null };
+    const answer = await this.request((signal) => getState(this.deps.http, signal));
+    if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "push" };
+    this.reachable = true;
+    const edge = answer.value;
+    const previous = edge.incarnation !== incarnation && edge.lastSeq > 0 ? { incarnation: edge.incarnation, lastSeq: edge.lastSeq, lastSyncAt: edge.lastSyncAt } : null;
+    await putMeta(db, "edgeStanding", { checkedAtMs: clock.now(), previous });
+    return { kind: "done", more: false, settleDueAtMs: null };
+  }
+
   private async pushPending(keepAlive: KeepAlive): Promise<CycleEnd> {
-    const { db, terminalId, tuning, clock } = this.deps;
+    const { db, terminalId, incarnation, tuning, clock } = this.deps;
     for (let batchNo = 0; batchNo < tuning.pushBatchesPerCycleMax; batchNo++) {
       if (this.closing) return { kind: "closing" };
       const batch = await readPushBatch(db, terminalId, tuning.pushBatch);
       if (batch.length === 0) return { kind: "done", more: false, settleDueAtMs: null };
       if (!(await keepAlive())) return { kind: "lock_lost" };
       await markAttempt(db, batch.map((r) => r.seq), clock.now());
-      const answer = await this.request((signal) => postPush(this.deps.http, { terminalId, ops: batch.map((r) => r.op) }, signal));
+      const answer = await this.request((signal) => postPush(this.deps.http, { terminalId, ...(incarnation === null ? {} : { incarnation }), ops: batch.map((r) => r.op) }, signal));
       if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "push" };
       this.reachable = true;
       await applyPushResults(db, answer.value, clock.now());

@@ -49,9 +49,9 @@ it("lands 1,000 offline sales exactly once when the terminal comes back online",
   // Sold 334 + 333 + 333; pushing the whole outbox again changes nothing.
   const expected = [400 - 334, 400 - 333, 400 - 333];
   for (const [i, sku] of skus.entries()) expect((await availability(sku)).onHand).toBe(expected[i]);
-  const replay = await must(
-    call("POST", "/v1/sync/push", { token: terminalToken, body: { terminalId, ops: [{ seq: 1, kind: "sale", sku: skus[0], qty: 1, occurredAt: new Date().toISOString() }] } }),
-  );
+  const first = await client.db.outbox.get(1);
+  const incarnation = (await client.db.meta.get("incarnation"))?.value;
+  const replay = await must(call("POST", "/v1/sync/push", { token: terminalToken, body: { terminalId, incarnation, ops: [first?.op] } }));
   expect(replay.body.results[0].status).toBe("duplicate");
 
   for (const [i, sku] of skus.entries()) {

@@ -17,7 +17,6 @@ import { stockDelta } from "../../../store-client/ops/op-rules";
 import type { OpKind } from "../../../store-client/sync/protocol";
 import { rng, seedFrom } from "../../support/seeded";
 import { chaosNetwork, ROUGH_NETWORK } from "./support/chaos";
-import { opKey } from "./support/fake-edge";
 import { FakeWindow } from "./support/fake-window";
 import { closeAll, freshDbName, makeEdge, openClient, TERMINAL } from "./support/harness";
 import { ManualClock, ticks, underClock } from "./support/manual-clock";
@@ -129,7 +128,7 @@ it.each([0, 1, 2, 3].map((run) => [run, SEED + run * 7_919]))(
     expect(rows.map((r) => r.seq)).toEqual([...recorded.keys()].sort((a, b) => a - b));
     expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: rows.length }, (_, i) => i + 1));
     for (const row of rows) {
-      const answer = edge.answers.get(opKey(TERMINAL, row.seq));
+      const answer = edge.answers.get(edge.keyOf(TERMINAL, row.seq));
       expect(answer, `edge answered seq ${row.seq}`).toBeDefined();
       expect(row.overlay).toBe(0);
       if (answer?.status === "rejected") {
@@ -137,7 +136,7 @@ it.each([0, 1, 2, 3].map((run) => [run, SEED + run * 7_919]))(
         expect(row.op.sku).toBe("SKU-GHOST");
       } else {
         expect(["applied", "duplicate"]).toContain(row.state);
-        expect(edge.applied.get(opKey(TERMINAL, row.seq)), `seq ${row.seq} applied exactly once`).toBe(1);
+        expect(edge.applied.get(edge.keyOf(TERMINAL, row.seq)), `seq ${row.seq} applied exactly once`).toBe(1);
       }
     }
     expect(edge.applied.size).toBe(rows.filter((r) => r.state !== "rejected").length);

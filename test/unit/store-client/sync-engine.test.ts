@@ -2,7 +2,6 @@ import "fake-indexeddb/auto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { SyncStatus } from "../../../store-client/status/sync-status";
 import type { TransportResponse } from "../../../store-client/sync/http";
-import { opKey } from "./support/fake-edge";
 import { FakeWindow } from "./support/fake-window";
 import { closeAll, makeEdge, openClient, TERMINAL } from "./support/harness";
 import { eventually, ticks } from "./support/manual-clock";
@@ -51,7 +50,7 @@ describe("pushing the outbox", () => {
 
     expect(status.pendingCount).toBe(0);
     expect(status.needsAttention).toEqual([expect.objectContaining({ seq: 1, state: "rejected", sku: "GHOST", problem: { type: "unknown-sku", detail: "no SKU GHOST" } })]);
-    expect(edge.applied.get(opKey(TERMINAL, 2))).toBe(1);
+    expect(edge.applied.get(edge.keyOf(TERMINAL, 2))).toBe(1);
     expect(await client.stock("GHOST")).toMatchObject({ onHand: 0, overlayOps: 0 });
 
     // Still listed after later syncs, until a person acknowledges it.
@@ -121,7 +120,7 @@ describe("failures", () => {
     clock.advance(3_000);
     await client.settled();
     expect(await client.status()).toMatchObject({ state: "idle", pendingCount: 0, problem: null });
-    expect(edge.applied.get(opKey(TERMINAL, 1))).toBe(1);
+    expect(edge.applied.get(edge.keyOf(TERMINAL, 1))).toBe(1);
   });
 
   it("caps the backoff delay", async () => {
@@ -156,8 +155,9 @@ describe("failures", () => {
     const edge = makeEdge({ A: { onHand: 10 } });
     let down = true;
     const { client, clock } = await openClient(edge, {
+      // The network goes down between the terminal's first check-in (GET /v1/sync/state) and its push.
       transport: async (url, init) => {
-        if (down) throw new TypeError("fetch failed");
+        if (down && url.includes("/v1/sync/push")) throw new TypeError("fetch failed");
         return edge.handle(url, init);
       },
     });
@@ -301,7 +301,8 @@ describe("the state machine", () => {
     const edge = makeEdge({ A: { onHand: 10 } });
     let sent = 0;
     const { client, clock } = await openClient(edge, {
-      transport: () => {
+      transport: (url, init) => {
+        if (url.includes("/v1/sync/state")) return edge.handle(url, init);
         sent += 1;
         return new Promise<TransportResponse>(() => undefined);
       },

@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { NavigatorLike, StoreClient } from "../../../store-client/create-store-client";
 import { putMeta } from "../../../store-client/db/store-db";
 import { rng, seedFrom } from "../../support/seeded";
-import { opKey } from "./support/fake-edge";
 import { FakeLocks } from "./support/fake-window";
 import { closeAll, freshDbName, makeEdge, openClient, TERMINAL } from "./support/harness";
 import { eventually, ManualClock, ticks } from "./support/manual-clock";
@@ -105,8 +104,8 @@ describe.each(lockKinds)("two tabs of one terminal, locked with %s", (_kind, mak
     expect(contended).toBe(true);
     expect(edge.maxInFlightPushes).toBe(1);
     for (const seq of seqs) {
-      expect(edge.posted.get(opKey(TERMINAL, seq)), `seq ${seq} posted`).toBe(1);
-      expect(edge.applied.get(opKey(TERMINAL, seq)), `seq ${seq} applied`).toBe(1);
+      expect(edge.posted.get(edge.keyOf(TERMINAL, seq)), `seq ${seq} posted`).toBe(1);
+      expect(edge.applied.get(edge.keyOf(TERMINAL, seq)), `seq ${seq} applied`).toBe(1);
     }
     for (const t of tabs) expect((await t.status()).pendingCount).toBe(0);
   });

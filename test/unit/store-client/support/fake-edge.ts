@@ -38,7 +38,7 @@ interface LedgerEvent {
   createdAtMs: number;
 }
 
-type Route = "push" | "pull";
+type Route = "push" | "pull" | "state";
 
 interface Intercept {
   route: Route;
@@ -58,7 +58,8 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
 
 const problem = (status: number, type: string, detail: string): TransportResponse => json(status, { type, title: type, status, detail });
 
-export const opKey = (terminalId: string, seq: number): string => `${terminalId}#${seq}`;
+/** An op's name as the edge keeps it: (terminal, incarnation, seq), docs/sync-protocol.md. */
+export const opKey = (terminalId: string, seq: number, incarnation: string | null = null): string => `${incarnation === null ? terminalId : `${terminalId}/${incarnation}`}#${seq}`;
 
 export class FakeEdge {
   readonly storeId: string;
@@ -77,6 +78,9 @@ export class FakeEdge {
   pullRequests = 0;
   inFlightPushes = 0;
   maxInFlightPushes = 0;
+  /** Per terminal, the incarnation that pushed last, and its highest seq (GET /v1/sync/state). */
+  readonly terminals = new Map<string, { incarnation: string | null; lastSeq: number; lastSyncAtMs: number }>();
+  private readonly fingerprints = new Map<string, string>();
 
   private readonly tokens: Record<string, string>;
   private readonly latency: () => Promise<void>;
@@ -133,6 +137,12 @@ export class FakeEdge {
     this.touch(sku);
   }
 
+  /** The key of `seq` of the one incarnation `terminalId` pushed with (tests of a single database). */
+  keyOf(terminalId: string, seq: number): string {
+    const t = this.terminals.get(terminalId);
+    return opKey(terminalId, seq, t?.incarnation ?? null);
+  }
+
   available(sku: string): number {
     const s = this.stock.get(sku);
     return s === undefined ? 0 : s.onHand - s.held - s.reserve;
@@ -142,7 +152,13 @@ export class FakeEdge {
     this.requests += 1;
     const u = new URL(url);
     const route: Route | null =
-      init.method === "POST" && u.pathname === "/v1/sync/push" ? "push" : init.method === "GET" && u.pathname === "/v1/sync/pull" ? "pull" : null;
+      init.method === "POST" && u.pathname === "/v1/sync/push"
+        ? "push"
+        : init.method === "GET" && u.pathname === "/v1/sync/pull"
+          ? "pull"
+          : init.method === "GET" && u.pathname === "/v1/sync/state"
+            ? "state"
+            : null;
     if (route === null) return problem(404, "not-found", `${init.method} ${u.pathname}`);
     const token = init.headers.authorization?.replace(/^Bearer /, "") ?? "";
     const terminalId = this.tokens[token];
@@ -152,6 +168,10 @@ export class FakeEdge {
     else if (intercept !== undefined) {
       intercept.times -= 1;
       return json(intercept.status, intercept.body, intercept.headers);
+    }
+    if (route === "state") {
+      const t = this.terminals.get(terminalId);
+      return json(200, { terminalId, incarnation: t?.incarnation ?? null, lastSeq: t?.lastSeq ?? 0, lastSyncAt: t === undefined ? null : new Date(t.lastSyncAtMs).toISOString() });
     }
     if (route === "pull") {
       this.pullRequests += 1;
@@ -180,9 +200,12 @@ export class FakeEdge {
     }
     const invalid = this.validatePush(sub, parsed);
     if (invalid !== null) return problem(400, "invalid-request", invalid);
-    const { terminalId, ops } = parsed as { terminalId: string; ops: WireOp[] };
+    const { terminalId, ops, incarnation = null } = parsed as { terminalId: string; ops: WireOp[]; incarnation?: string };
     this.pushSizes.push(ops.length);
-    const results = ops.map((op) => this.pushOne(terminalId, op));
+    const results = ops.map((op) => this.pushOne(terminalId, incarnation, op));
+    const t = this.terminals.get(terminalId);
+    const lastSeq = ops.at(-1)?.seq ?? 0;
+    this.terminals.set(terminalId, { incarnation, lastSeq: t?.incarnation === incarnation ? Math.max(t.lastSeq, lastSeq) : lastSeq, lastSyncAtMs: this.now() });
     return json(200, { results });
   }
 
@@ -206,11 +229,16 @@ export class FakeEdge {
     return null;
   }
 
-  private pushOne(terminalId: string, op: WireOp): PushResult {
-    const key = opKey(terminalId, op.seq);
+  private pushOne(terminalId: string, incarnation: string | null, op: WireOp): PushResult {
+    const key = opKey(terminalId, op.seq, incarnation);
     this.posted.set(key, (this.posted.get(key) ?? 0) + 1);
     const before = this.answers.get(key);
+    const fingerprint = JSON.stringify([op.kind, op.sku, op.qty, op.occurredAt, op.reason ?? null, op.lot ?? null]);
+    if (before !== undefined && this.fingerprints.get(key) !== fingerprint) {
+      return { seq: op.seq, status: "rejected", problem: { type: "seq-conflict", detail: `seq ${op.seq} was used for a different operation` } };
+    }
     if (before !== undefined) return before.status === "rejected" ? before : { seq: op.seq, status: "duplicate" };
+    this.fingerprints.set(key, fingerprint);
     const s = this.stock.get(op.sku);
     let result: PushResult;
     if (s === undefined) result = { seq: op.seq, status: "rejected", problem: { type: "unknown-sku", detail: `no SKU ${op.sku}` } };
