@@ -51,7 +51,7 @@ export const DEFAULT_TUNING: ClientTuning = {
   backoff: DEFAULT_BACKOFF,
   intervalMs: 30_000,
   lockRetryMs: 2_000,
-  settleAfterMs: 5_000,
+  confirmPullMs: 1_000,
   historyMax: 1_000,
   cyclesPerRunMax: 20,
   leaseMs: 60_000,

@@ -22,7 +22,7 @@ import {
   type HoldLine,
   type LocationStock,
 } from "../../ledger/rules/holds";
-import { seqConflictEvent, shortfallEvent, stockEvents, type Shortfall } from "../../ledger/rules/events";
+import { seqConflictEvent, shortfallEvent, stockEvents, type OpName, type Shortfall } from "../../ledger/rules/events";
 import { locationAccount } from "../../ledger/rules/ids";
 import { classifyRepeat, opFingerprint, opKey, opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
 import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots, UNNAMED_LOT } from "../../ledger/rules/lots";
@@ -390,9 +390,15 @@ export class SkuAuthority extends DurableObject<Env> {
         } else {
           const m = built.movement;
           const parts = m.from === locationAccount(req.location) ? this.byLotsOverdrawing(m) : [m];
-          this.step(r, m, m.occurredAtMs, () => {
-            for (const part of parts) this.store.recordMovement(part);
-          });
+          this.step(
+            r,
+            m,
+            m.occurredAtMs,
+            () => {
+              for (const part of parts) this.store.recordMovement(part);
+            },
+            { terminalId: req.terminalId, incarnation, seq: op.seq },
+          );
           const shortfall = m.from === locationAccount(req.location) ? this.coverHolds(r, req.location, m) : undefined;
           result = shortfall === undefined ? { seq: op.seq, status: "applied" } : { seq: op.seq, status: "applied", shortfall };
         }
@@ -508,12 +514,12 @@ export class SkuAuthority extends DurableObject<Env> {
    * Run one change of state and record the changefeed events it causes: the stock before and after,
    * compared by the pure rule. Call inside the request's transaction.
    */
-  private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void): void {
+  private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void, op?: OpName): void {
     const before = this.store.stocks(r.directory);
     change();
     const after = this.store.stocks(r.directory);
     this.store.recordEvents(
-      stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock }),
+      stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock, op }),
     );
   }
 

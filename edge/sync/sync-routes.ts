@@ -44,6 +44,8 @@ const Push = z.strictObject({
 
 const Pull = z.strictObject({
   since: z.string().regex(/^\d{1,15}$/, { message: "must be a cursor returned by an earlier pull" }).optional(),
+  /** The pulling database's incarnation: `includesSeq` counts only its ops. */
+  incarnation: Id.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 
@@ -93,7 +95,7 @@ export const syncRoutes = new Hono<AppEnv>()
   })
   .get("/sync/pull", terminalOnly, query(Pull), async (c) => {
     const p = principalOf(c, ["terminal"]);
-    const { since, limit } = c.req.valid("query");
+    const { since, limit, incarnation } = c.req.valid("query");
     const after = Number(since ?? "0");
     const rows = await drizzle(c.env.DB)
       .select({ position: events.position, body: events.body })
@@ -103,12 +105,17 @@ export const syncRoutes = new Hono<AppEnv>()
       .limit(limit + 1)
       .all();
     const page = rows.slice(0, limit);
-    // The latest state of each SKU in the page; older states of the same SKU are superseded.
-    const latest = new Map<string, { sku: string; location: string; onHand: number; available: number }>();
+    // The latest state of each SKU in the page; older states of the same SKU are superseded. A
+    // SKU's events come in its own order, which follows the terminal's seqs for that SKU, so the
+    // highest seq of this database's ops among them is the last of its ops the figure includes.
+    const latest = new Map<string, { sku: string; location: string; onHand: number; available: number; includesSeq?: number }>();
     for (const row of page) {
       const e = JSON.parse(row.body) as StockEvent;
       if (e.location === null) continue;
-      latest.set(e.sku, { sku: e.sku, location: e.location, onHand: e.after.onHand, available: e.after.available });
+      const before = latest.get(e.sku)?.includesSeq;
+      const mine = e.op !== undefined && e.op.terminalId === p.sub && e.op.incarnation === (incarnation ?? null) ? e.op.seq : undefined;
+      const includesSeq = mine === undefined ? before : Math.max(mine, before ?? 0);
+      latest.set(e.sku, { sku: e.sku, location: e.location, onHand: e.after.onHand, available: e.after.available, ...(includesSeq === undefined ? {} : { includesSeq }) });
     }
     return c.json({ changes: [...latest.values()], cursor: String(page.at(-1)?.position ?? after), more: rows.length > limit });
   });

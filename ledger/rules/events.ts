@@ -31,8 +31,17 @@ export interface StockEvent {
   readonly recordedAt: string;
   /** `hold.shortfall` only: units the holds at the location lost, how many were re-sourced elsewhere, how many are short. */
   readonly shortfall?: Shortfall;
+  /** Set when a terminal's op caused the change: its name, so the terminal can tell which of its ops a figure includes. */
+  readonly op?: OpName;
   /** `terminal.seq_conflict` only: which op name was pushed again with another body. */
   readonly conflict?: SeqConflict;
+}
+
+/** A terminal op's name (docs/sync-protocol.md, "Identity"). */
+export interface OpName {
+  readonly terminalId: string;
+  readonly incarnation: string | null;
+  readonly seq: number;
 }
 
 /**
@@ -63,6 +72,8 @@ export interface EventContext {
   readonly recordedAtMs: number;
   /** `stock.low` threshold per location; 0 turns it off. */
   readonly lowStock: number;
+  /** The terminal op that caused the change, if one did. */
+  readonly op?: OpName | undefined;
 }
 
 const level = (s: LocationStock | undefined): StockLevel =>
@@ -93,6 +104,7 @@ export function stockEvents(before: readonly LocationStock[], after: readonly Lo
     movementId: ctx.movementId,
     occurredAt: new Date(ctx.occurredAtMs).toISOString(),
     recordedAt: new Date(ctx.recordedAtMs).toISOString(),
+    ...(ctx.op === undefined ? {} : { op: ctx.op }),
   }));
 }
 

@@ -31,6 +31,12 @@ export interface StockRow {
   onHand: number;
   available: number;
   pulledAtMs: number;
+  /**
+   * The highest seq of this database's ops that these figures include (the edge says so in the
+   * pull, like Replicache's lastMutationID); 0 or absent when none. An acknowledged op of this SKU
+   * with a seq up to it counts through these figures, not the overlay.
+   */
+  includesSeq?: number;
 }
 
 /** `pending` until the edge answered for the op; then the edge's answer. */
@@ -40,7 +46,7 @@ export interface OutboxRow {
   seq: number;
   op: WireOp;
   state: OpState;
-  /** 1 while the op counts in local stock on top of confirmed stock (stock/stock-view.ts). */
+  /** 1 while the op counts in local stock on top of confirmed stock (stock/stock-view.ts): until confirmed stock includes it. */
   overlay: 0 | 1;
   /** 1 while a person should look at it: rejected, or applied with a shortfall. */
   attention: 0 | 1;

@@ -42,8 +42,10 @@ export async function postPush(deps: HttpDeps, request: PushRequest, signal: Abo
   return parsed.ok ? parsed : { ok: false, failure: { kind: "bad_answer", detail: parsed.detail } };
 }
 
-export async function getPull(deps: HttpDeps, cursor: string | null, limit: number, signal: AbortSignal): Promise<Outcome<PullPage>> {
-  const query = new URLSearchParams(cursor === null ? { limit: String(limit) } : { since: cursor, limit: String(limit) });
+export async function getPull(deps: HttpDeps, cursor: string | null, limit: number, incarnation: string | null, signal: AbortSignal): Promise<Outcome<PullPage>> {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (cursor !== null) query.set("since", cursor);
+  if (incarnation !== null) query.set("incarnation", incarnation);
   const answer = await send(deps, `/v1/sync/pull?${query.toString()}`, { method: "GET" }, signal);
   if (!answer.ok) return answer;
   const parsed = parsePullPage(answer.value);

@@ -1,7 +1,7 @@
 /**
  * What the sync engine does to outbox rows, as pure functions over plain rows: which ops go in the
- * next push, what an answer does to an op, which ops leave the local-stock overlay after a pull,
- * which old rows may go.
+ * next push, what an answer does to an op, when an op leaves the local-stock overlay, which old
+ * rows may go.
  */
 import type { OutboxRow } from "../db/store-db";
 import { PUSH_BODY_BYTES_MAX, PUSH_OPS_MAX, type PushResult } from "./protocol";
@@ -40,43 +40,21 @@ export function takeBatch(pending: readonly OutboxRow[], terminalId: string, lim
 export type AnsweredFields = Pick<OutboxRow, "state" | "result" | "overlay" | "attention" | "ackedAtMs" | "settledAtMs">;
 
 /**
- * An op after the edge answered for it. Applied and duplicate ops stay in the overlay: the edge
- * has counted them, but confirmed stock does not show them until a pull (see sync-engine.ts).
- * A rejected op never took effect, so it leaves the overlay at once and waits for a person.
+ * An op after the edge answered for it. An applied or duplicate op stays in the overlay until the
+ * confirmed figures of its SKU include it (`includesSeq`, from a pull); when they already do — a
+ * pull that came first, in another tab — it leaves at once. A rejected op never took effect, so
+ * it leaves the overlay at once and waits for a person.
  */
-export function answered(result: PushResult, nowMs: number): AnsweredFields {
+export function answered(result: PushResult, nowMs: number, includesSeq: number): AnsweredFields {
   if (result.status === "rejected") {
     return { state: "rejected", result, overlay: 0, attention: 1, ackedAtMs: nowMs, settledAtMs: nowMs };
   }
-  return { state: result.status, result, overlay: 1, attention: result.shortfall !== undefined ? 1 : 0, ackedAtMs: nowMs, settledAtMs: null };
+  const included = includes(includesSeq, result.seq);
+  return { state: result.status, result, overlay: included ? 0 : 1, attention: result.shortfall !== undefined ? 1 : 0, ackedAtMs: nowMs, settledAtMs: included ? nowMs : null };
 }
 
-export interface Acked {
-  seq: number;
-  ackedAtMs: number;
-}
-
-export interface SettlePlan {
-  /** Ops a complete pull that starts now settles. */
-  seqs: number[];
-  /** When the next op becomes settleable; null when none waits. */
-  nextDueAtMs: number | null;
-}
-
-/**
- * Which acknowledged ops a complete pull starting at `pullStartMs` settles: those acknowledged at
- * least `settleAfterMs` earlier, so that the edge's ledger, which the pull reads, has landed them.
- */
-export function settleable(acked: readonly Acked[], pullStartMs: number, settleAfterMs: number): SettlePlan {
-  const seqs: number[] = [];
-  let nextDueAtMs: number | null = null;
-  for (const a of acked) {
-    const dueAtMs = a.ackedAtMs + settleAfterMs;
-    if (dueAtMs <= pullStartMs) seqs.push(a.seq);
-    else nextDueAtMs = nextDueAtMs === null ? dueAtMs : Math.min(nextDueAtMs, dueAtMs);
-  }
-  return { seqs, nextDueAtMs };
-}
+/** Whether confirmed figures that include this database's ops up to `includesSeq` include op `seq`. */
+export const includes = (includesSeq: number, seq: number): boolean => seq <= includesSeq;
 
 /**
  * Rows that may be deleted: done (answered and out of the overlay), nobody needs to look at

@@ -5,7 +5,7 @@
 import { Dexie } from "dexie";
 import type { OutboxRow, StockRow, StoreDb } from "../db/store-db";
 import { putMeta } from "../db/store-db";
-import { answered, prunable, takeBatch, type Acked, type BatchLimits } from "./outbox-rules";
+import { answered, includes, prunable, takeBatch, type BatchLimits } from "./outbox-rules";
 import type { PullPage, PushResult } from "./protocol";
 
 export async function readPushBatch(db: StoreDb, terminalId: string, limits: BatchLimits): Promise<OutboxRow[]> {
@@ -27,53 +27,61 @@ export async function markAttempt(db: StoreDb, seqs: readonly number[], nowMs: n
     });
 }
 
-/** Record the edge's answer on each op. An op answered before keeps its first answer. */
+/**
+ * Record the edge's answer on each op, in one transaction with the stock figures it is judged
+ * against. An op answered before keeps its first answer.
+ */
 export async function applyPushResults(db: StoreDb, results: readonly PushResult[], nowMs: number): Promise<void> {
-  await db.transaction("rw", db.outbox, async () => {
+  await db.transaction("rw", [db.outbox, db.stock], async () => {
     const rows = await db.outbox.bulkGet(results.map((r) => r.seq));
-    const updates = results
-      .filter((_, i) => rows[i]?.state === "pending")
-      .map((result) => ({ key: result.seq, changes: answered(result, nowMs) }));
+    const skus = [...new Set(rows.flatMap((r) => (r === undefined ? [] : [r.op.sku])))];
+    const stock = new Map((await db.stock.bulkGet(skus)).flatMap((s) => (s === undefined ? [] : [[s.sku, s.includesSeq ?? 0] as const])));
+    const updates = results.flatMap((result, i) => {
+      const row = rows[i];
+      return row?.state === "pending" ? [{ key: result.seq, changes: answered(result, nowMs, stock.get(row.op.sku) ?? 0) }] : [];
+    });
     await db.outbox.bulkUpdate(updates);
   });
 }
 
-/** Ops the edge acknowledged that still count in the overlay. */
-export async function readAcked(db: StoreDb): Promise<Acked[]> {
-  const rows = await db.outbox.where("overlay").equals(1).toArray();
-  return rows.flatMap((r) => (r.state !== "pending" && r.ackedAtMs !== null ? [{ seq: r.seq, ackedAtMs: r.ackedAtMs }] : []));
+/** Whether an acknowledged op still waits for confirmed figures that include it. */
+export async function awaitingConfirmation(db: StoreDb): Promise<boolean> {
+  return (await db.outbox.where("overlay").equals(1).and((r) => r.state !== "pending").count()) > 0;
 }
 
 export interface PullPageContext {
   storeId: string;
-  /** Ops to settle when this is the last page of the pull (outbox-rules.ts `settleable`). */
-  settle: readonly number[];
   nowMs: number;
   historyMax: number;
 }
 
 /**
- * One pull page, in one transaction: the store's confirmed figures and the cursor; on the last page
- * also the settled ops, the time of the sync and the pruning of old rows.
- *
- * Ops settle on the last page only: the edge answers a page with each SKU's latest state *within
- * the page*, so an earlier page can show a SKU before the event of the op. Between pages an op can
- * therefore count twice (local stock reads low), never zero times.
+ * One pull page, in one transaction: the store's confirmed figures, the cursor, and the ops that
+ * leave the overlay because the figures now include them (exact per page: a change carries the
+ * highest seq of this database's ops its figures include). On the last page also the time of the
+ * sync and the pruning of old rows.
  */
 export async function applyPullPage(db: StoreDb, page: PullPage, ctx: PullPageContext): Promise<void> {
-  const rows: StockRow[] = page.changes
-    // The edge answers for the terminal's store; a change for another location is not ours to show.
-    .filter((c) => c.location === ctx.storeId)
-    .map((c) => ({ sku: c.sku, location: c.location, onHand: c.onHand, available: c.available, pulledAtMs: ctx.nowMs }));
+  // The edge answers for the terminal's store; a change for another location is not ours to show.
+  const ours = page.changes.filter((c) => c.location === ctx.storeId);
   await db.transaction("rw", [db.stock, db.outbox, db.meta], async () => {
+    const before = await db.stock.bulkGet(ours.map((c) => c.sku));
+    const rows: StockRow[] = ours.map((c, i) => ({
+      sku: c.sku,
+      location: c.location,
+      onHand: c.onHand,
+      available: c.available,
+      pulledAtMs: ctx.nowMs,
+      // Never backwards: a page without this database's ops for the SKU keeps what an earlier one said.
+      includesSeq: Math.max(before[i]?.includesSeq ?? 0, c.includesSeq ?? 0),
+    }));
     await db.stock.bulkPut(rows);
+    const upTo = new Map(rows.map((r) => [r.sku, r.includesSeq ?? 0]));
+    // The overlay is small (what this terminal has not seen confirmed): one read, one write.
+    const confirmed = (await db.outbox.where("overlay").equals(1).toArray()).filter((r) => r.state !== "pending" && includes(upTo.get(r.op.sku) ?? 0, r.seq));
+    await db.outbox.bulkUpdate(confirmed.map((r) => ({ key: r.seq, changes: { overlay: 0 as const, settledAtMs: ctx.nowMs } })));
     await putMeta(db, "pullCursor", page.cursor);
     if (page.more) return;
-    await db.outbox
-      .where("seq")
-      .anyOf([...ctx.settle])
-      .and((r) => r.overlay === 1 && r.state !== "pending")
-      .modify({ overlay: 0, settledAtMs: ctx.nowMs });
     await putMeta(db, "lastSyncAtMs", ctx.nowMs);
     const done = await db.outbox.where("overlay").equals(0).toArray();
     await db.outbox.bulkDelete(prunable(done, ctx.historyMax));

@@ -66,6 +66,8 @@ export interface PullChange {
   location: string;
   onHand: number;
   available: number;
+  /** The highest seq of this database's ops these figures include; absent when the page shows none of them for this SKU. */
+  includesSeq?: number;
 }
 
 export interface PullPage {
@@ -142,11 +144,12 @@ export function parsePullPage(body: unknown): Parsed<PullPage> {
   const changes: PullChange[] = [];
   for (const [i, raw] of body.changes.entries()) {
     if (!isRecord(raw)) return { ok: false, detail: `change ${i} is not an object` };
-    const { sku, location, onHand, available } = raw;
+    const { sku, location, onHand, available, includesSeq } = raw;
     if (typeof sku !== "string" || typeof location !== "string" || !isInt(onHand) || !isInt(available)) {
       return { ok: false, detail: `change ${i} is not {sku, location, onHand, available}` };
     }
-    changes.push({ sku, location, onHand, available });
+    if (includesSeq !== undefined && !(isInt(includesSeq) && includesSeq > 0)) return { ok: false, detail: `change ${i} has a malformed includesSeq` };
+    changes.push(includesSeq === undefined ? { sku, location, onHand, available } : { sku, location, onHand, available, includesSeq });
   }
   return { ok: true, value: { changes, cursor: body.cursor, more: body.more } };
 }

@@ -34,32 +34,22 @@
  *   says so, because whatever that one recorded after its last sync is gone.
  * - Every loop is bounded: batches and pages per cycle, cycles per run; more work goes again.
  *
- * When an op leaves the overlay (local stock = confirmed + overlay, stock/stock-view.ts):
- * - A push answer arrives before the stock that shows its effect, so acknowledging an op does not
- *   take it out of the overlay: the cashier would see its units come back.
- * - The pull is not read-your-writes. It reads the ledger's events, which the authority's flush
- *   lands a fraction of a second after the push was answered (docs/sync-protocol.md, Pull). The
- *   pull right after a push usually does not show it yet.
- * - So an acknowledged op stays in the overlay until a *complete* pull that began at least
- *   `settleAfterMs` (default 5 s) after its acknowledgement; that pull's last page settles it, in
- *   the same transaction that writes the figures, and the engine schedules that pull rather than
- *   waiting for the interval. Only the last page settles: a page answers each SKU's latest state
- *   within the page, which may predate the op's event.
- * - The cost is on the safe side: a pull between the flush and the settle (another sale's cycle)
- *   counts the op twice for at most `settleAfterMs` — local stock reads low, the allowance warns
- *   early. If a flush ever takes longer than `settleAfterMs` (D1 in trouble), the op's units show
- *   again until the next pull after it lands. An exact rule needs the pull to say which of the
- *   terminal's seqs its figures include (Replicache's lastMutationID); the protocol has no such field.
- * - A pull only runs once every op this terminal ever posted has its answer (pushes go first, in
- *   seq order, and a failed push ends the cycle), so an op the edge applied is never still pending
- *   while a pull shows it.
+ * When an op leaves the overlay (local stock = confirmed + overlay, stock/stock-view.ts): exactly
+ * when the confirmed figures of its SKU include it. Each pulled change says the highest seq of
+ * this database's ops its figures include (`includesSeq`, Replicache's lastMutationID per SKU);
+ * an acknowledged op with a seq up to it leaves the overlay in the same transaction that writes
+ * the figures. An op is therefore never counted twice and never missing, whatever the order of
+ * push, flush and pull: a pull before the flush leaves it in the overlay, the pull after takes it
+ * out, and an answer that arrives after such a pull (another tab's) takes it out at once.
+ * A pull only runs once every op this terminal ever posted has its answer (pushes go first, in
+ * seq order, and a failed push ends the cycle).
  */
 import type { Clock } from "../clock";
 import { getMeta, putMeta, type StoreDb } from "../db/store-db";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff";
 import { getPull, getState, postPush, type HttpDeps } from "./http";
-import { settleable, type BatchLimits } from "./outbox-rules";
-import { applyPullPage, applyPushResults, markAttempt, readAcked, readPushBatch } from "./outbox-sync";
+import type { BatchLimits } from "./outbox-rules";
+import { applyPullPage, applyPushResults, awaitingConfirmation, markAttempt, readPushBatch } from "./outbox-sync";
 import { PUSH_OPS_MAX } from "./protocol";
 import { describe, RETRYABLE, type Outcome, type SyncFailure } from "./sync-failure";
 import type { KeepAlive, SyncLock } from "./sync-lock";
@@ -89,11 +79,10 @@ export interface SyncTuning {
   /** When another tab holds the sync lock, look again after this. */
   lockRetryMs: number;
   /**
-   * How long after its acknowledgement an op is trusted to be in what a pull returns: the edge's
-   * pull reads the ledger, which the authority's flush fills a little later (p99 under 2 s in the
-   * README's benchmark). Until then the op stays in the overlay.
+   * While acknowledged ops wait for confirmed figures that include them, pull again this soon
+   * (the edge's flush lands them a fraction of a second after the push) rather than at the interval.
    */
-  settleAfterMs: number;
+  confirmPullMs: number;
   /** Answered ops kept in the outbox for the record, beyond those needing attention. */
   historyMax: number;
   /** Cycles one run may chain (more ops, more pages) before yielding to a timer. */
@@ -131,7 +120,7 @@ export interface SyncEngineDeps {
 }
 
 type CycleEnd =
-  | { kind: "done"; more: boolean; settleDueAtMs: number | null }
+  | { kind: "done"; more: boolean; awaitingConfirmation: boolean }
   | { kind: "failed"; failure: SyncFailure; during: "push" | "pull" }
   | { kind: "lock_busy" }
   | { kind: "lock_lost" }
@@ -296,20 +285,20 @@ export class SyncEngine {
     this.deps.onChange();
     const pulled = await this.pullChanges(keepAlive);
     if (pulled.kind !== "done") return pulled;
-    return { kind: "done", more: pushed.more || pulled.more, settleDueAtMs: pulled.settleDueAtMs };
+    return { kind: "done", more: pushed.more || pulled.more, awaitingConfirmation: pulled.awaitingConfirmation };
   }
 
   /** Once per database, before its first push: what the edge knows of this terminal's earlier databases. */
   private async learnStanding(): Promise<CycleEnd> {
     const { db, incarnation, clock } = this.deps;
-    if ((await getMeta(db, "edgeStanding")) !== undefined) return { kind: "done", more: false, settleDueAtMs: null };
+    if ((await getMeta(db, "edgeStanding")) !== undefined) return { kind: "done", more: false, awaitingConfirmation: false };
     const answer = await this.request((signal) => getState(this.deps.http, signal));
     if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "push" };
     this.reachable = true;
     const edge = answer.value;
     const previous = edge.incarnation !== incarnation && edge.lastSeq > 0 ? { incarnation: edge.incarnation, lastSeq: edge.lastSeq, lastSyncAt: edge.lastSyncAt } : null;
     await putMeta(db, "edgeStanding", { checkedAtMs: clock.now(), previous });
-    return { kind: "done", more: false, settleDueAtMs: null };
+    return { kind: "done", more: false, awaitingConfirmation: false };
   }
 
   private async pushPending(keepAlive: KeepAlive): Promise<CycleEnd> {
@@ -317,7 +306,7 @@ export class SyncEngine {
     for (let batchNo = 0; batchNo < tuning.pushBatchesPerCycleMax; batchNo++) {
       if (this.closing) return { kind: "closing" };
       const batch = await readPushBatch(db, terminalId, tuning.pushBatch);
-      if (batch.length === 0) return { kind: "done", more: false, settleDueAtMs: null };
+      if (batch.length === 0) return { kind: "done", more: false, awaitingConfirmation: false };
       if (!(await keepAlive())) return { kind: "lock_lost" };
       await markAttempt(db, batch.map((r) => r.seq), clock.now());
       const answer = await this.request((signal) => postPush(this.deps.http, { terminalId, ...(incarnation === null ? {} : { incarnation }), ops: batch.map((r) => r.op) }, signal));
@@ -326,26 +315,24 @@ export class SyncEngine {
       await applyPushResults(db, answer.value, clock.now());
       this.deps.onChange();
     }
-    return { kind: "done", more: true, settleDueAtMs: null };
+    return { kind: "done", more: true, awaitingConfirmation: false };
   }
 
   private async pullChanges(keepAlive: KeepAlive): Promise<CycleEnd> {
-    const { db, storeId, tuning, clock } = this.deps;
-    // Decided before the first request: what the pull may settle depends on when it began.
-    const plan = settleable(await readAcked(db), clock.now(), tuning.settleAfterMs);
+    const { db, storeId, incarnation, tuning, clock } = this.deps;
     for (let pageNo = 0; pageNo < tuning.pullPagesPerCycleMax; pageNo++) {
       if (this.closing) return { kind: "closing" };
       if (!(await keepAlive())) return { kind: "lock_lost" };
       const cursor = (await getMeta(db, "pullCursor")) ?? null;
-      const answer = await this.request((signal) => getPull(this.deps.http, cursor, tuning.pullLimit, signal));
+      const answer = await this.request((signal) => getPull(this.deps.http, cursor, tuning.pullLimit, incarnation, signal));
       if (!answer.ok) return { kind: "failed", failure: answer.failure, during: "pull" };
       this.reachable = true;
-      await applyPullPage(db, answer.value, { storeId, settle: plan.seqs, nowMs: clock.now(), historyMax: tuning.historyMax });
+      await applyPullPage(db, answer.value, { storeId, nowMs: clock.now(), historyMax: tuning.historyMax });
       this.deps.onChange();
-      if (!answer.value.more) return { kind: "done", more: false, settleDueAtMs: plan.nextDueAtMs };
+      if (!answer.value.more) return { kind: "done", more: false, awaitingConfirmation: await awaitingConfirmation(db) };
     }
-    // Pages left: the next cycle goes on from the cursor, and settles from a fresh plan.
-    return { kind: "done", more: true, settleDueAtMs: plan.nextDueAtMs };
+    // Pages left: the next cycle goes on from the cursor.
+    return { kind: "done", more: true, awaitingConfirmation: false };
   }
 
   private async request<T>(send: (signal: AbortSignal) => Promise<Outcome<T>>): Promise<Outcome<T>> {
@@ -371,11 +358,8 @@ export class SyncEngine {
         this.problem = null;
         this.moveTo("idle");
         if (end.more) this.again = true;
-        else {
-          // Pull again when the next acknowledged op may settle, if that comes before the interval.
-          const settleInMs = end.settleDueAtMs === null ? Infinity : Math.max(0, end.settleDueAtMs - clock.now());
-          this.schedule(Math.min(tuning.intervalMs, settleInMs), "interval");
-        }
+        // Acknowledged ops not yet in confirmed figures: their flush is due in a moment, pull soon.
+        else this.schedule(end.awaitingConfirmation ? Math.min(tuning.intervalMs, tuning.confirmPullMs) : tuning.intervalMs, "interval");
         break;
       case "failed": {
         this.problem = { ...end.failure, during: end.during, atMs: clock.now() };

@@ -144,7 +144,7 @@ it("pulls the store's stock changes since a cursor, once they reached the ledger
   await must(call("POST", "/v1/sync/push", { token: await terminal(t), body: { terminalId: t, ops: [sale(1, sku, 2)] } }));
   await settle(sku);
   const first = await must(call("GET", "/v1/sync/pull", { token: await terminal(t) }));
-  expect(first.body.changes).toContainEqual({ sku, location: "S1", onHand: 7, available: 7 });
+  expect(first.body.changes).toContainEqual({ sku, location: "S1", onHand: 7, available: 7, includesSeq: 1 });
   const next = await must(call("GET", `/v1/sync/pull?since=${first.body.cursor}`, { token: await terminal(t) }));
   expect(next.body.changes.find((ch: { sku: string }) => ch.sku === sku)).toBeUndefined();
   expect(next.body.more).toBe(false);

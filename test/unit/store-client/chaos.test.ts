@@ -57,7 +57,7 @@ it.each([0, 1, 2, 3].map((run) => [run, SEED + run * 7_919]))(
           instanceId: `tab-${++tabs}`,
           autoSync: true,
           // Small batches and pages, so one run goes through many of them.
-          tuning: { historyMax: 1_000_000, requestTimeoutMs: 10_000, settleAfterMs: 5_000, pullLimit: 2, pushBatch: { opsMax: 4, bodyBytesMax: 60_000 } },
+          tuning: { historyMax: 1_000_000, requestTimeoutMs: 10_000, pullLimit: 2, pushBatch: { opsMax: 4, bodyBytesMax: 60_000 } },
         })
       ).client;
 

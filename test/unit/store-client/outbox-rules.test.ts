@@ -1,7 +1,7 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import type { OutboxRow } from "../../../store-client/db/store-db";
-import { answered, prunable, settleable, takeBatch } from "../../../store-client/sync/outbox-rules";
+import { answered, prunable, takeBatch } from "../../../store-client/sync/outbox-rules";
 
 const row = (seq: number, over: Partial<OutboxRow> = {}): OutboxRow => ({
   seq,
@@ -47,36 +47,23 @@ describe("choosing the next push batch", () => {
 });
 
 describe("what an answer does to an op", () => {
-  it("keeps an applied or duplicate op in the overlay until a pull shows it", () => {
-    expect(answered({ seq: 1, status: "applied" }, 5)).toEqual({ state: "applied", result: { seq: 1, status: "applied" }, overlay: 1, attention: 0, ackedAtMs: 5, settledAtMs: null });
-    expect(answered({ seq: 1, status: "duplicate" }, 5)).toMatchObject({ state: "duplicate", overlay: 1, attention: 0 });
+  it("keeps an applied or duplicate op in the overlay until confirmed figures include it", () => {
+    expect(answered({ seq: 3, status: "applied" }, 5, 2)).toEqual({ state: "applied", result: { seq: 3, status: "applied" }, overlay: 1, attention: 0, ackedAtMs: 5, settledAtMs: null });
+    expect(answered({ seq: 3, status: "duplicate" }, 5, 0)).toMatchObject({ state: "duplicate", overlay: 1, attention: 0 });
+  });
+
+  it("takes an acknowledged op out of the overlay at once when the figures already include it", () => {
+    expect(answered({ seq: 3, status: "applied" }, 5, 3)).toMatchObject({ state: "applied", overlay: 0, settledAtMs: 5 });
+    expect(answered({ seq: 3, status: "duplicate" }, 5, 7)).toMatchObject({ state: "duplicate", overlay: 0, settledAtMs: 5 });
   });
 
   it("takes a rejected op out of the overlay at once and asks a person to look", () => {
     const result = { seq: 1, status: "rejected" as const, problem: { type: "unknown-sku" } };
-    expect(answered(result, 5)).toEqual({ state: "rejected", result, overlay: 0, attention: 1, ackedAtMs: 5, settledAtMs: 5 });
+    expect(answered(result, 5, 0)).toEqual({ state: "rejected", result, overlay: 0, attention: 1, ackedAtMs: 5, settledAtMs: 5 });
   });
 
   it("asks a person to look at an applied sale that caused a shortfall", () => {
-    expect(answered({ seq: 1, status: "applied", shortfall: { location: "S001", units: 1, resourced: 0, short: 1 } }, 5)).toMatchObject({ attention: 1, overlay: 1 });
-  });
-});
-
-describe("settling acknowledged ops", () => {
-  const acked = [
-    { seq: 1, ackedAtMs: 1_000 },
-    { seq: 2, ackedAtMs: 4_000 },
-    { seq: 3, ackedAtMs: 2_500 },
-  ];
-  it("settles the ops acknowledged at least settleAfterMs before the pull began, and says when the next is due", () => {
-    expect(settleable(acked, 7_500, 5_000)).toEqual({ seqs: [1, 3], nextDueAtMs: 9_000 });
-  });
-  it("settles none of them right after the push, and all of them once enough time has passed", () => {
-    expect(settleable(acked, 4_000, 5_000)).toEqual({ seqs: [], nextDueAtMs: 6_000 });
-    expect(settleable(acked, 9_000, 5_000)).toEqual({ seqs: [1, 2, 3], nextDueAtMs: null });
-  });
-  it("settles everything acknowledged so far when the edge's pull is read-your-writes (no delay)", () => {
-    expect(settleable(acked, 4_000, 0)).toEqual({ seqs: [1, 2, 3], nextDueAtMs: null });
+    expect(answered({ seq: 1, status: "applied", shortfall: { location: "S001", units: 1, resourced: 0, short: 1 } }, 5, 0)).toMatchObject({ attention: 1, overlay: 1 });
   });
 });
 

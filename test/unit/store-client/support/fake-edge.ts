@@ -36,6 +36,8 @@ interface LedgerEvent {
   onHand: number;
   available: number;
   createdAtMs: number;
+  /** The op that caused it: its name's terminal part (opKey without the seq) and seq. */
+  op?: { by: string; seq: number };
 }
 
 type Route = "push" | "pull" | "state";
@@ -176,7 +178,7 @@ export class FakeEdge {
     if (route === "pull") {
       this.pullRequests += 1;
       await this.latency();
-      return this.pull(u.searchParams);
+      return this.pull(terminalId, u.searchParams);
     }
     this.pushRequests += 1;
     this.inFlightPushes += 1;
@@ -248,7 +250,7 @@ export class FakeEdge {
       s.onHand += delta;
       this.applied.set(key, (this.applied.get(key) ?? 0) + 1);
       this.appliedOps.set(key, op);
-      this.touch(op.sku);
+      this.touch(op.sku, this.now(), { by: opKey(terminalId, 0, incarnation).replace(/#0$/, ""), seq: op.seq });
       result = { seq: op.seq, status: "applied" };
       const availableAfter = s.onHand - s.held - s.reserve;
       if (op.kind === "sale" && s.held > 0 && availableAfter < 0) {
@@ -261,7 +263,8 @@ export class FakeEdge {
     return result;
   }
 
-  private pull(params: URLSearchParams): TransportResponse {
+  private pull(terminalId: string, params: URLSearchParams): TransportResponse {
+    const by = opKey(terminalId, 0, params.get("incarnation")).replace(/#0$/, "");
     const since = params.get("since");
     const limit = Number(params.get("limit") ?? "100");
     if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) return problem(400, "invalid-request", "limit must be 1…1000");
@@ -271,7 +274,12 @@ export class FakeEdge {
     const newer = this.landed.filter((e) => e.position > after);
     const page = newer.slice(0, limit);
     const latest = new Map<string, PullChange>();
-    for (const e of page) latest.set(e.sku, { sku: e.sku, location: this.storeId, onHand: e.onHand, available: e.available });
+    for (const e of page) {
+      const before = latest.get(e.sku)?.includesSeq;
+      const mine = e.op?.by === by ? e.op.seq : undefined;
+      const includesSeq = mine === undefined ? before : Math.max(mine, before ?? 0);
+      latest.set(e.sku, { sku: e.sku, location: this.storeId, onHand: e.onHand, available: e.available, ...(includesSeq === undefined ? {} : { includesSeq }) });
+    }
     return json(200, { changes: [...latest.values()], cursor: String(page.at(-1)?.position ?? after), more: newer.length > limit });
   }
 
@@ -284,9 +292,9 @@ export class FakeEdge {
     }
   }
 
-  private touch(sku: string, atMs = this.now()): void {
+  private touch(sku: string, atMs = this.now(), op?: { by: string; seq: number }): void {
     const s = this.stock.get(sku);
     if (s === undefined) return;
-    this.unlanded.push({ sku, onHand: s.onHand, available: this.available(sku), createdAtMs: atMs });
+    this.unlanded.push({ sku, onHand: s.onHand, available: this.available(sku), createdAtMs: atMs, ...(op === undefined ? {} : { op }) });
   }
 }

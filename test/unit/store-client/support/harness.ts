@@ -18,8 +18,7 @@ const open: StoreClient[] = [];
 
 /**
  * A client of TERMINAL against `edge`, on a manual clock, online, no auto-sync unless asked.
- * Settling waits for nothing (`settleAfterMs: 0`) unless the test says otherwise: the fake edge's
- * ledger lands at once unless the test gives it a flush lag.
+ * The fake edge's ledger lands at once unless the test gives it a flush lag.
  */
 export async function openClient(edge: FakeEdge, overrides: Partial<StoreClientOptions> & { clock?: ManualClock } = {}): Promise<{ client: StoreClient; clock: ManualClock }> {
   const clock = overrides.clock ?? new ManualClock();
@@ -35,7 +34,7 @@ export async function openClient(edge: FakeEdge, overrides: Partial<StoreClientO
     navigator: { onLine: true },
     autoSync: false,
     ...overrides,
-    tuning: { settleAfterMs: 0, ...overrides.tuning },
+    tuning: { ...overrides.tuning },
     clock,
   });
   open.push(client);
