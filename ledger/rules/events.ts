@@ -89,7 +89,10 @@ export function stockEvents(before: readonly LocationStock[], after: readonly Lo
   for (const location of locations) {
     const b = level(before.find((s) => s.location === location));
     const a = level(after.find((s) => s.location === location));
-    if (b.onHand !== a.onHand) drafts.push({ type: "stock.changed", location, before: b, after: a });
+    // At a store, a change of `available` alone (a hold granted or ended) is news too: the store's
+    // terminals sell against it (their offline allowance) and learn it only from these events.
+    const isStore = (after.find((s) => s.location === location) ?? before.find((s) => s.location === location))?.kind === "store";
+    if (b.onHand !== a.onHand || (isStore && b.available !== a.available)) drafts.push({ type: "stock.changed", location, before: b, after: a });
     if (ctx.lowStock > 0 && b.available > ctx.lowStock && a.available <= ctx.lowStock) drafts.push({ type: "stock.low", location, before: b, after: a });
   }
   const tb = total(before);

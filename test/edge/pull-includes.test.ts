@@ -4,7 +4,7 @@
  * The real Worker and objects, with the flush run by hand to put pull before and after it.
  */
 import { expect, it } from "vitest";
-import { call, catalog, fresh, must, receive, token } from "./helpers";
+import { call, catalog, fresh, must, receive, shopperToken, token } from "./helpers";
 import { flushUntilIdle } from "./objects";
 
 const terminal = (sub: string) => token({ role: "terminal", sub, store: "S1" });
@@ -55,4 +55,20 @@ it("keeps the highest included seq of a SKU when a later change in the page is n
   await flushUntilIdle(sku);
   const page = await pull(t, `incarnation=dbA&since=${start.cursor}`);
   expect(page.changes.find((c: { sku: string }) => c.sku === sku)).toEqual({ sku, location: "S1", onHand: 14, available: 14, includesSeq: 4 });
+});
+
+it("follows online holds at the store: a hold and its release each move `available` in the pull", async () => {
+  const sku = await stocked("HELD", 10);
+  const t = fresh("pos");
+  const start = await pull(t, "incarnation=dbA");
+  const cart = fresh("cart");
+  const shopper = await shopperToken();
+  await must(call("POST", `/v1/carts/${cart}/holds`, { token: shopper, body: { lines: [{ sku, qty: 3, location: "S1" }] } }));
+  await flushUntilIdle(sku);
+  const held = await pull(t, `incarnation=dbA&since=${start.cursor}`);
+  expect(held.changes.find((c: { sku: string }) => c.sku === sku)).toEqual({ sku, location: "S1", onHand: 10, available: 7 });
+  await must(call("DELETE", `/v1/carts/${cart}/holds`, { token: shopper }));
+  await flushUntilIdle(sku);
+  const released = await pull(t, `incarnation=dbA&since=${held.cursor}`);
+  expect(released.changes.find((c: { sku: string }) => c.sku === sku)).toEqual({ sku, location: "S1", onHand: 10, available: 10 });
 });
