@@ -22,6 +22,14 @@ import { CartStorage, type CartHold, type CartRecords } from "./cart-storage";
 
 /** How long checkout pins a hold while it commits the cart's other SKUs. */
 export const CHECKOUT_PIN_MS = 60_000;
+/**
+ * How long a cart is kept after it was created: its owner, its order (a checkout replayed answers
+ * with it) and its Idempotency-Key answers (the same 7 days as the SKUs' keys). A cart with a live
+ * hold is kept until the hold ends. After that the cart id is free again.
+ */
+export const CART_RETENTION_MS = 7 * 24 * 3600_000;
+/** Carts forgotten per alarm; the alarm comes straight back for more. */
+const CART_PRUNE_BATCH_MAX = 500;
 
 export type CartReply = { readonly ok: true; readonly status: 200 | 201; readonly body: unknown } | { readonly ok: false; readonly problem: Problem };
 
@@ -47,6 +55,8 @@ export class CartCoordinator extends DurableObject<Env> {
   private readonly carts: CartStorage;
   /** The tail of each busy cart's queue of operations; a cart leaves the map when it goes idle. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** The alarm as this instance knows it (undefined: not read yet). */
+  private alarmAtMs: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -82,6 +92,7 @@ export class CartCoordinator extends DurableObject<Env> {
           store.createCart(req.owner, nowMs);
           for (const h of granted) store.putHold(toCartHold(h.sku, h), nowMs);
         });
+        if (cart === undefined) await this.pruneLater(nowMs + CART_RETENTION_MS);
         const expiresAt = granted.map((h) => h.expiresAt).sort()[0] ?? null;
         return {
           ok: true,
@@ -90,6 +101,31 @@ export class CartCoordinator extends DurableObject<Env> {
         };
       });
     });
+  }
+
+  /** Forget carts past their retention (CART_RETENTION_MS), then wake for the next oldest. */
+  override async alarm(): Promise<void> {
+    this.alarmAtMs = null;
+    const nowMs = this.now();
+    const forgotten = this.ctx.storage.transactionSync(() => this.carts.forgetCartsBefore(nowMs - CART_RETENTION_MS, nowMs, new Set(this.queues.keys()), CART_PRUNE_BATCH_MAX));
+    const oldest = this.carts.oldestCartAtMs();
+    if (oldest === undefined) return;
+    // A full batch: more are due now. Otherwise the next cart's time, or (for carts kept for a live hold) an hour on.
+    const next = forgotten >= CART_PRUNE_BATCH_MAX ? nowMs : Math.max(oldest + CART_RETENTION_MS, nowMs + 3600_000);
+    await this.pruneLater(next);
+  }
+
+  /** Rows per table (the soak benchmark's measure). */
+  rowCounts(): Record<string, number> {
+    return this.carts.rowCounts();
+  }
+
+  private async pruneLater(atMs: number): Promise<void> {
+    if (this.alarmAtMs === undefined) this.alarmAtMs = await this.ctx.storage.getAlarm();
+    if (this.alarmAtMs === null || atMs < this.alarmAtMs) {
+      await this.ctx.storage.setAlarm(atMs);
+      this.alarmAtMs = atMs;
+    }
   }
 
   async view(req: Caller): Promise<CartReply> {

@@ -54,6 +54,13 @@ import { SkuStorage } from "./sku-storage";
 
 /** How long the answer to an Idempotency-Key is kept. */
 export const DEDUPE_RETENTION_MS = 7 * 24 * 3600_000;
+/**
+ * Records of a terminal database's ops kept with their fingerprints, newest first; older ops are
+ * answered by the high-water mark (duplicate). A reused seq is caught within this window.
+ */
+export const TERMINAL_OP_RECORDS_MAX = 1_000;
+/** How long an ended hold is kept (a retried hold request or commit finds it); then pruned by the alarm. */
+export const ENDED_HOLD_RETENTION_MS = 3600_000;
 /** Bound on holds expired per pass; the alarm comes straight back for the rest. */
 const EXPIRE_BATCH_MAX = 500;
 /** How long changes gather in the outbox before a flush, so that a busy SKU lands them in batches. */
@@ -63,6 +70,16 @@ export const FLUSH_MOVEMENTS_MAX = 500;
 const FLUSH_EVENTS_MAX = 1000;
 /** Backoff after a failed flush: doubling from the delay, capped, with jitter. */
 const FLUSH_BACKOFF_MAX_MS = 30_000;
+
+/**
+ * TEST-ONLY planted bugs, for the simulation to prove it catches them (test/edge/sim/planted-bugs.test.ts).
+ * Set only through `runInDurableObject`; no request can reach the field, and it is "none" otherwise.
+ * - no-dedupe: terminal ops are neither looked up nor remembered by name (I3).
+ * - outbox-outside-transaction: movements reach the outbox in a later write, after an await; a
+ *   restart in between loses them (I4, I5).
+ * - expire-twice: an expired hold's units are given back twice (I6, then I1).
+ */
+export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "expire-twice";
 
 /** What every request needs before deciding: the SKU's facts, the location directory, the time. */
 interface Ready {
@@ -79,6 +96,10 @@ export class SkuAuthority extends DurableObject<Env> {
   /** Where flushes land. Tests replace it to inject ledger failures. */
   ledger: LedgerSink;
   readonly flushStats: FlushStats = { batches: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0, lagsMs: [] };
+  /** TEST-ONLY: see PlantedBug. */
+  plantedBug: PlantedBug = "none";
+  /** TEST-ONLY: outbox rows held back by the planted "outbox-outside-transaction" bug. */
+  private plantedDeferred: { id: string; body: string }[] = [];
 
   private readonly store: SkuStorage;
   private readonly directory: Directory;
@@ -375,8 +396,8 @@ export class SkuAuthority extends DurableObject<Env> {
     const key = opKey(req.terminalId, incarnation);
     const results = this.ctx.storage.transactionSync(() => {
       this.expire(r);
-      return req.ops.map((op): TerminalOpResult => {
-        const seen = this.store.terminalOp(key, op.seq);
+      const applied = req.ops.map((op): TerminalOpResult => {
+        const seen = this.plantedBug === "no-dedupe" ? undefined : this.store.terminalOp(key, op.seq);
         const repeat = classifyRepeat(seen, op);
         if (seen !== undefined && repeat.kind === "same") {
           const earlier = seen.result as TerminalOpResult;
@@ -402,9 +423,11 @@ export class SkuAuthority extends DurableObject<Env> {
           const shortfall = m.from === locationAccount(req.location) ? this.coverHolds(r, req.location, m) : undefined;
           result = shortfall === undefined ? { seq: op.seq, status: "applied" } : { seq: op.seq, status: "applied", shortfall };
         }
-        this.store.rememberTerminalOp(key, op.seq, opFingerprint(op), result, r.nowMs);
+        if (this.plantedBug !== "no-dedupe") this.store.rememberTerminalOp(key, op.seq, opFingerprint(op), result, r.nowMs);
         return result;
       });
+      this.store.pruneTerminalOps(key, TERMINAL_OP_RECORDS_MAX);
+      return applied;
     });
     await this.afterChange(r.nowMs);
     return { results };
@@ -430,6 +453,7 @@ export class SkuAuthority extends DurableObject<Env> {
     this.ctx.storage.transactionSync(() => {
       if (r !== null) this.expire(r);
       this.store.forgetDedupeBefore(nowMs - DEDUPE_RETENTION_MS);
+      this.store.forgetEndedHoldsBefore(nowMs - ENDED_HOLD_RETENTION_MS);
     });
     if (this.flushAtMs !== null && this.flushAtMs <= nowMs) await this.flush();
     await this.schedule();
@@ -445,6 +469,7 @@ export class SkuAuthority extends DurableObject<Env> {
       this.flushAtMs = null;
       return "paused";
     }
+    this.plantedWriteDeferred();
     const sku = this.store.meta("sku");
     const batch = this.store.flushBatch(FLUSH_MOVEMENTS_MAX, FLUSH_EVENTS_MAX);
     if (sku === undefined || (batch.movements.length === 0 && batch.events.length === 0 && batch.transfers.length === 0)) {
@@ -477,6 +502,11 @@ export class SkuAuthority extends DurableObject<Env> {
     const more = this.store.hasUnflushed();
     this.flushAtMs = !more ? null : full ? this.now() : this.now() + FLUSH_DELAY_MS;
     return more ? "more" : "idle";
+  }
+
+  /** Rows per table of this object's storage (the soak benchmark's measure). */
+  rowCounts(): Record<string, number> {
+    return this.store.rowCounts();
   }
 
   /** Everything a test or an audit needs to check the invariants, read in one go. */
@@ -516,7 +546,9 @@ export class SkuAuthority extends DurableObject<Env> {
    */
   private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void, op?: OpName): void {
     const before = this.store.stocks(r.directory);
+    const outboxBefore = this.plantedBug === "outbox-outside-transaction" ? this.plantedOutboxSeq() : 0;
     change();
+    if (this.plantedBug === "outbox-outside-transaction") this.plantedDeferOutbox(outboxBefore);
     const after = this.store.stocks(r.directory);
     this.store.recordEvents(
       stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock, op }),
@@ -549,7 +581,11 @@ export class SkuAuthority extends DurableObject<Env> {
     const due = expireDue(this.store.dueHolds(r.nowMs, EXPIRE_BATCH_MAX), r.nowMs);
     if (due.length > 0) {
       this.step(r, null, r.nowMs, () => {
-        for (const h of due) this.store.endHold(h);
+        for (const h of due) {
+          this.store.endHold(h);
+          // TEST-ONLY planted bug: the expiry's units given back a second time.
+          if (this.plantedBug === "expire-twice") this.ctx.storage.sql.exec("UPDATE held SET qty = MAX(0, qty - ?) WHERE location = ?", h.qty, h.location);
+        }
       });
     }
     if (r.facts.perishable) this.expireLots(r);
@@ -623,6 +659,25 @@ export class SkuAuthority extends DurableObject<Env> {
     const takes = takeFromLots(this.store.lotsOf(template.from), template.qty);
     if (takes === null) throw new Error(`movement ${template.id}: the lots of ${template.from} do not cover ${template.qty} units`);
     return splitByLots(template, takes);
+  }
+
+  // ---- TEST-ONLY: the planted "outbox-outside-transaction" bug (see PlantedBug) ----------------
+
+  private plantedOutboxSeq(): number {
+    return this.ctx.storage.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM outbox").one().s ?? 0;
+  }
+
+  /** Take the rows this change wrote out of the outbox, to write them later. */
+  private plantedDeferOutbox(afterSeq: number): void {
+    const rows = this.ctx.storage.sql.exec<{ movement_id: string; body: string }>("SELECT movement_id, body FROM outbox WHERE seq > ? ORDER BY seq", afterSeq).toArray();
+    this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq > ?", afterSeq);
+    this.plantedDeferred.push(...rows.map((r) => ({ id: r.movement_id, body: r.body })));
+  }
+
+  private plantedWriteDeferred(): void {
+    const rows = this.plantedDeferred;
+    this.plantedDeferred = [];
+    for (const row of rows) this.ctx.storage.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", row.id, row.body);
   }
 
   /** After a request: a flush becomes due if the outbox has rows, and the alarm follows. */

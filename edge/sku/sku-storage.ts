@@ -7,6 +7,11 @@
  * (units claimed by active holds per location), `holds`, `outbox` (movements waiting for the
  * ledger flush, written in the same transaction as the balances they change), `event_outbox` (the
  * changefeed events of those changes), `transfers` and `dedupe` (answers to idempotent requests).
+ *
+ * Bounded (docs/sync-protocol.md, "Retention"): `terminal_ops` keeps the newest
+ * `TERMINAL_OP_RECORDS_MAX` records per terminal database, with `terminal_hwm` (its highest seq)
+ * answering for the older ones; ended holds, idempotency answers and seq-conflict notes are pruned
+ * by the alarm after their retention; flushed outbox rows are deleted by the flush.
  */
 import type { Hold, HoldState, LocationStock } from "../../ledger/rules/holds";
 import { applyMovement, type Movement } from "../../ledger/rules/movement";
@@ -36,6 +41,7 @@ CREATE TABLE IF NOT EXISTS terminal_ops (
   terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, result TEXT NOT NULL, applied_at INTEGER NOT NULL,
   PRIMARY KEY (terminal_id, seq)
 );
+CREATE TABLE IF NOT EXISTS terminal_hwm (terminal_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS seq_conflicts (
   terminal_id TEXT NOT NULL, seq INTEGER NOT NULL, fingerprint TEXT NOT NULL, seen_at INTEGER NOT NULL,
   PRIMARY KEY (terminal_id, seq, fingerprint)
@@ -95,6 +101,10 @@ export class SkuStorage {
     // Holds marked short by a store sale (see planShortfall); added to objects created before it.
     if (!sql.exec<{ name: string }>("PRAGMA table_info(holds)").toArray().some((c) => c.name === "short")) {
       sql.exec("ALTER TABLE holds ADD COLUMN short INTEGER NOT NULL DEFAULT 0");
+    }
+    // The high-water marks start from the records an object made before they existed.
+    if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM terminal_hwm").one().n === 0) {
+      sql.exec("INSERT INTO terminal_hwm (terminal_id, seq) SELECT terminal_id, MAX(seq) FROM terminal_ops GROUP BY terminal_id");
     }
     // An op's fingerprint (terminal-ops.ts): records made before it have none.
     if (!sql.exec<{ name: string }>("PRAGMA table_info(terminal_ops)").toArray().some((c) => c.name === "fingerprint")) {
@@ -204,14 +214,45 @@ export class SkuStorage {
     return this.sql.exec<{ short: number }>("SELECT short FROM holds WHERE hold_id = ?", holdId).toArray()[0]?.short === 1;
   }
 
-  /** The record of the op named (opKey, seq): its result and its fingerprint (null before fingerprints). */
+  /**
+   * The record of the op named (opKey, seq): its result and its fingerprint (null before
+   * fingerprints, and for an op older than the kept records). A database's ops reach each SKU in
+   * seq order, so a seq at or below the high-water mark without a record was applied and its
+   * record pruned: it is answered as applied before, without a body to compare.
+   */
   terminalOp(opKey: string, seq: number): { result: unknown; fingerprint: string | null } | undefined {
     const r = this.sql.exec<{ result: string; fingerprint: string | null }>("SELECT result, fingerprint FROM terminal_ops WHERE terminal_id = ? AND seq = ?", opKey, seq).toArray()[0];
-    return r === undefined ? undefined : { result: JSON.parse(r.result), fingerprint: r.fingerprint };
+    if (r !== undefined) return { result: JSON.parse(r.result), fingerprint: r.fingerprint };
+    const hwm = this.sql.exec<{ seq: number }>("SELECT seq FROM terminal_hwm WHERE terminal_id = ?", opKey).toArray()[0]?.seq;
+    return hwm !== undefined && seq <= hwm ? { result: { seq, status: "applied" }, fingerprint: null } : undefined;
   }
 
   rememberTerminalOp(opKey: string, seq: number, fingerprint: string, result: unknown, nowMs: number): void {
     this.sql.exec("INSERT INTO terminal_ops (terminal_id, seq, result, applied_at, fingerprint) VALUES (?, ?, ?, ?, ?)", opKey, seq, JSON.stringify(result), nowMs, fingerprint);
+    this.sql.exec("INSERT INTO terminal_hwm (terminal_id, seq) VALUES (?, ?) ON CONFLICT (terminal_id) DO UPDATE SET seq = MAX(seq, excluded.seq)", opKey, seq);
+  }
+
+  /** Keep the newest `keep` records of one terminal database; the high-water mark answers for the rest. */
+  pruneTerminalOps(opKey: string, keep: number): void {
+    this.sql.exec(
+      "DELETE FROM terminal_ops WHERE terminal_id = ? AND seq < (SELECT seq FROM terminal_ops WHERE terminal_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+      opKey, opKey, keep - 1,
+    );
+    this.sql.exec(
+      "DELETE FROM seq_conflicts WHERE terminal_id = ? AND seq < (SELECT seq FROM terminal_ops WHERE terminal_id = ? ORDER BY seq ASC LIMIT 1)",
+      opKey, opKey,
+    );
+  }
+
+  /** Forget holds that ended before `cutoffMs`: nothing asks about them after their retention. */
+  forgetEndedHoldsBefore(cutoffMs: number): number {
+    return this.sql.exec("DELETE FROM holds WHERE state != 'active' AND ended_at < ?", cutoffMs).rowsWritten;
+  }
+
+  /** Rows of every table, for the soak benchmark and tests of retention. */
+  rowCounts(): Record<string, number> {
+    const tables = this.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").toArray();
+    return Object.fromEntries(tables.map((t) => [t.name, this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM "${t.name}"`).one().n]));
   }
 
   /** Note a conflicting body pushed under a taken name; true the first time this body is seen. */
