@@ -11,5 +11,11 @@ declare namespace Cloudflare {
     readonly TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     /** SEED from the environment of `npm test`, to replay a randomized test; empty when unset. */
     readonly TEST_SEED: string;
+    /** The seeded simulation (test/edge/sim/): runs, a seed to replay, its steps; empty when unset. */
+    readonly SIM_RUNS: string;
+    readonly SIM_SEED: string;
+    readonly SIM_STEPS: string;
+    /** The soak benchmark (bench/soak.mjs): how many operations to put through one SKU object. */
+    readonly SOAK_OPS?: string;
   }
 }
