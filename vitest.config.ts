@@ -15,7 +15,9 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               // SEED replays a randomized test inside workerd, where process.env does not reach.
-              bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations, TEST_SEED: process.env.SEED ?? "" },
+              bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations, TEST_SEED: process.env.SEED ?? "",
+                // The seeded simulation (test/edge/sim/): how many runs, or one seed to replay, and its steps.
+                SIM_RUNS: process.env.SIM_RUNS ?? "", SIM_SEED: process.env.SIM_SEED ?? "", SIM_STEPS: process.env.SIM_STEPS ?? "" },
             },
           }),
         ],

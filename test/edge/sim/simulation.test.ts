@@ -1,0 +1,58 @@
+/**
+ * The seeded simulation, many runs. `npm test` runs SIM_RUNS (200 by default) short runs from a
+ * random base seed (TEST_SEED replays the batch); `npm run sim -- --runs N` runs the long mode
+ * and `npm run sim -- --seed N` replays one run, printing its trace. A failing run is shrunk to
+ * its shortest failing prefix and printed with its seed.
+ */
+import "fake-indexeddb/auto";
+import { env } from "cloudflare:test";
+import { expect, it } from "vitest";
+import { seedFrom } from "../../support/seeded";
+import { formatFailure, shrink, simulate, type SimReport } from "./simulate";
+
+const RUNS = env.SIM_RUNS === "" ? 200 : Number(env.SIM_RUNS);
+const ONE = env.SIM_SEED === "" ? null : Number(env.SIM_SEED);
+const STEPS = env.SIM_STEPS === "" ? undefined : Number(env.SIM_STEPS);
+/** Runs per test, so each test stays within its timeout and progress shows. */
+const CHUNK = 50;
+
+const totals = { runs: 0, violations: 0, requests: 0, faults: {} as Record<string, number>, startedAtMs: Date.now() };
+
+function tally(r: SimReport): void {
+  totals.runs += 1;
+  totals.violations += r.violations.length;
+  totals.requests += r.requests;
+  for (const [k, n] of Object.entries(r.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + n;
+}
+
+async function expectClean(r: SimReport): Promise<void> {
+  tally(r);
+  if (r.violations.length === 0) return;
+  const shortest = await shrink(r);
+  const report = formatFailure(r, shortest);
+  console.error(report);
+  expect.fail(report);
+}
+
+if (ONE !== null) {
+  it(`replays simulation seed ${ONE}`, async () => {
+    const r = await simulate({ seed: ONE, ...(STEPS === undefined ? {} : { steps: STEPS }) });
+    console.log(r.trace.join("\n"));
+    console.log(`faults: ${JSON.stringify(r.faults)}; requests ${r.requests}; violations ${r.violations.length}`);
+    await expectClean(r);
+  }, 600_000);
+} else {
+  const base = seedFrom(env.TEST_SEED);
+  console.log(`simulation: ${RUNS} runs, seeds ${base}…${base + RUNS - 1} (replay the batch with SEED=${base}, one run with npm run sim -- --seed N)`);
+  for (let from = 0; from < RUNS; from += CHUNK) {
+    const to = Math.min(RUNS, from + CHUNK);
+    it(`keeps every invariant over runs ${from + 1}–${to} of the seeded simulation`, async () => {
+      for (let i = from; i < to; i++) await expectClean(await simulate({ seed: base + i }));
+    }, 60_000 + (to - from) * 10_000);
+  }
+  it("prints what the runs did", () => {
+    const wallS = (Date.now() - totals.startedAtMs) / 1000;
+    console.log(`simulation summary: ${JSON.stringify({ runs: totals.runs, violations: totals.violations, requests: totals.requests, wallSeconds: Math.round(wallS), faults: totals.faults })}`);
+    expect(totals.runs).toBe(RUNS);
+  });
+}
