@@ -39,6 +39,8 @@ export class World {
   private readonly prepared = new Set<string>();
   private readonly tokens = new Map<string, string>();
   step = 0;
+  /** Holds granted in this run (the rest phase only runs the alarm to expire them when there are). */
+  holdsGranted = 0;
 
   constructor(
     readonly seed: number,
