@@ -10,7 +10,8 @@ import { z } from "zod";
 import { applyMovement } from "../../ledger/rules/movement";
 import { locationOf } from "../../ledger/rules/ids";
 import { balances, movements } from "../../ledger/schema";
-import { requireRole } from "../auth/auth";
+
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { ProblemError } from "../http/problem";
 import { Id, params } from "../http/validate";
@@ -38,7 +39,7 @@ function percentile(values: readonly number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? null;
 }
 
-export const auditRoutes = new Hono<AppEnv>().get("/audit/skus/:sku", requireRole("admin"), params(z.object({ sku: Id })), async (c) => {
+export const auditRoutes = new Hono<AppEnv>().get("/audit/skus/:sku", allowed("GET /v1/audit/skus/:sku"), params(z.object({ sku: Id })), async (c) => {
   const { sku } = c.req.valid("param");
   // The authority first: anything it flushes meanwhile is then already in the ledger we read.
   const view = await skuAuthority(c.env, sku).auditView(sku);

@@ -10,8 +10,9 @@ import { ID_PATTERN } from "../../ledger/rules/ids";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 
-export const ROLES = ["shopper", "terminal", "staff", "manager", "admin", "service"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from "./roles";
+
+export { ROLES, type Role };
 
 export interface Principal {
   readonly sub: string;

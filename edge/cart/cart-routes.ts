@@ -6,7 +6,8 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { HOLD_TTL_DEFAULT_S, HOLD_TTL_MAX_S, HOLD_TTL_MIN_S } from "../../ledger/rules/holds";
-import { principalOf, requireRole } from "../auth/auth";
+import { principalOf } from "../auth/auth";
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { ProblemError } from "../http/problem";
 import { Id, idempotencyOf, json, params, Qty } from "../http/validate";
@@ -26,7 +27,6 @@ const HoldRequest = z.strictObject({
 
 const CartParams = params(z.object({ cartId: Id }));
 // Who may ask comes before what was asked: a caller without a token hears 401, not 400.
-const shopperOnly = requireRole("shopper");
 
 const coordinator = (c: Context<AppEnv>, cartId: string) => cartCoordinator(c.env, cartId);
 
@@ -36,7 +36,7 @@ function answer(c: Context<AppEnv>, reply: CartReply): Response {
 }
 
 export const cartRoutes = new Hono<AppEnv>()
-  .post("/carts/:cartId/holds", shopperOnly, CartParams, json(HoldRequest), async (c) => {
+  .post("/carts/:cartId/holds", allowed("POST /v1/carts/:cartId/holds"), CartParams, json(HoldRequest), async (c) => {
     const owner = principalOf(c, ["shopper"]).sub;
     const { cartId } = c.req.valid("param");
     const body = c.req.valid("json");
@@ -44,18 +44,18 @@ export const cartRoutes = new Hono<AppEnv>()
     const reply = await coordinator(c, cartId).addHolds({ cartId, owner, lines: body.lines, ttlMs: body.ttlSeconds * 1000, idempotency });
     return answer(c, reply);
   })
-  .get("/carts/:cartId", shopperOnly, CartParams, async (c) => {
+  .get("/carts/:cartId", allowed("GET /v1/carts/:cartId"), CartParams, async (c) => {
     const owner = principalOf(c, ["shopper"]).sub;
     const { cartId } = c.req.valid("param");
     return answer(c, await coordinator(c, cartId).view({ cartId, owner }));
   })
-  .post("/carts/:cartId/checkout", shopperOnly, CartParams, async (c) => {
+  .post("/carts/:cartId/checkout", allowed("POST /v1/carts/:cartId/checkout"), CartParams, async (c) => {
     const owner = principalOf(c, ["shopper"]).sub;
     const { cartId } = c.req.valid("param");
     const idempotency = await idempotencyOf(c, null);
     return answer(c, await coordinator(c, cartId).checkout({ cartId, owner, idempotency }));
   })
-  .delete("/carts/:cartId/holds", shopperOnly, CartParams, async (c) => {
+  .delete("/carts/:cartId/holds", allowed("DELETE /v1/carts/:cartId/holds"), CartParams, async (c) => {
     const owner = principalOf(c, ["shopper"]).sub;
     const { cartId } = c.req.valid("param");
     return answer(c, await coordinator(c, cartId).releaseAll({ cartId, owner }));

@@ -7,7 +7,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { locations, regions, skus } from "../../ledger/schema";
-import { requireRole } from "../auth/auth";
+
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 import { Id, json, params, query } from "../http/validate";
@@ -34,7 +35,7 @@ const CatalogPage = z.strictObject({ after: Id.optional(), limit: z.coerce.numbe
 
 export const catalogRoutes = new Hono<AppEnv>()
   // The catalog a terminal bootstraps and refreshes from, paged by SKU id.
-  .get("/catalog", requireRole("terminal", "staff", "manager", "admin"), query(CatalogPage), async (c) => {
+  .get("/catalog", allowed("GET /v1/catalog"), query(CatalogPage), async (c) => {
     const { after, limit } = c.req.valid("query");
     const rows = await drizzle(c.env.DB)
       .select({ sku: skus.id, name: skus.name, barcode: skus.barcode, perishable: skus.perishable })
@@ -46,9 +47,9 @@ export const catalogRoutes = new Hono<AppEnv>()
     const items = rows.slice(0, limit);
     return c.json({ items, next: rows.length > limit ? (items.at(-1)?.sku ?? null) : null });
   })
-  .use("/regions/*", requireRole("admin"))
-  .use("/locations/*", requireRole("admin"))
-  .use("/skus/:sku", async (c, next) => (c.req.method === "PUT" ? requireRole("admin")(c, next) : next()))
+  .use("/regions/*", allowed("PUT /v1/regions/:regionId"))
+  .use("/locations/*", allowed("PUT /v1/locations/:locationId"))
+  .use("/skus/:sku", async (c, next) => (c.req.method === "PUT" ? allowed("PUT /v1/skus/:sku")(c, next) : next()))
   .put("/regions/:regionId", params(z.object({ regionId: Id })), json(Region), async (c) => {
     const { regionId } = c.req.valid("param");
     const body = c.req.valid("json");

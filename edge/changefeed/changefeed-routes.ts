@@ -11,7 +11,8 @@ import { Hono } from "hono";
 import { z } from "zod";
 import type { StockEvent } from "../../ledger/rules/events";
 import { events, soldOut } from "../../ledger/schema";
-import { requireRole } from "../auth/auth";
+
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { Id, query } from "../http/validate";
 
@@ -40,7 +41,7 @@ const SoldOutQuery = z.strictObject({
 });
 
 export const changefeedRoutes = new Hono<AppEnv>()
-  .get("/changes", requireRole("service", "admin"), query(ChangesQuery), async (c) => {
+  .get("/changes", allowed("GET /v1/changes"), query(ChangesQuery), async (c) => {
     const { after, limit } = c.req.valid("query");
     const rows = await drizzle(c.env.DB)
       .select({ position: events.position, body: events.body })
@@ -53,7 +54,7 @@ export const changefeedRoutes = new Hono<AppEnv>()
     const page: StockEvent[] = rows.map((r) => JSON.parse(r.body) as StockEvent);
     return c.json({ events: page, next: rows.at(-1)?.position ?? after });
   })
-  .get("/sold-out", requireRole("service", "admin"), query(SoldOutQuery), async (c) => {
+  .get("/sold-out", allowed("GET /v1/sold-out"), query(SoldOutQuery), async (c) => {
     const { after, limit } = c.req.valid("query");
     // One row past the page says whether there is another page.
     const rows = await drizzle(c.env.DB)

@@ -4,7 +4,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { assertActsAt, principalOf, requireRole } from "../auth/auth";
+import { assertActsAt, principalOf } from "../auth/auth";
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { ProblemError } from "../http/problem";
 import { callerIdempotency, Id, json, params, Qty } from "../http/validate";
@@ -28,7 +29,7 @@ export const skuRoutes = new Hono<AppEnv>()
     if (!result.ok) throw new ProblemError(result.problem);
     return c.json(result.availability);
   })
-  .post("/receipts", requireRole("staff", "admin"), json(Receipt), async (c) => {
+  .post("/receipts", allowed("POST /v1/receipts"), json(Receipt), async (c) => {
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.location);

@@ -8,7 +8,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { transfers } from "../../ledger/schema";
-import { assertActsAt, principalOf, requireRole } from "../auth/auth";
+import { assertActsAt, principalOf } from "../auth/auth";
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 import { callerIdempotency, Id, json, params, Qty } from "../http/validate";
@@ -33,10 +34,9 @@ const WriteOff = z.strictObject({
   lot: Id.optional(),
 });
 
-const staffOrAdmin = requireRole("staff", "admin");
 
 export const stockRoutes = new Hono<AppEnv>()
-  .post("/transfers", staffOrAdmin, json(Transfer), async (c) => {
+  .post("/transfers", allowed("POST /v1/transfers"), json(Transfer), async (c) => {
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.from);
@@ -57,7 +57,7 @@ export const stockRoutes = new Hono<AppEnv>()
     if (result.replayed) c.header("idempotent-replayed", "true");
     return c.json(t, 201);
   })
-  .post("/transfers/:transferId/receive", staffOrAdmin, params(z.object({ transferId: Id })), json(TransferReceipt), async (c) => {
+  .post("/transfers/:transferId/receive", allowed("POST /v1/transfers/:transferId/receive"), params(z.object({ transferId: Id })), json(TransferReceipt), async (c) => {
     const p = principalOf(c, ["staff", "admin"]);
     const { transferId } = c.req.valid("param");
     const { qty } = c.req.valid("json");
@@ -76,7 +76,7 @@ export const stockRoutes = new Hono<AppEnv>()
     if (result.replayed) c.header("idempotent-replayed", "true");
     return c.json({ ...result.transfer, movementIds: result.movementIds });
   })
-  .post("/write-offs", staffOrAdmin, json(WriteOff), async (c) => {
+  .post("/write-offs", allowed("POST /v1/write-offs"), json(WriteOff), async (c) => {
     const p = principalOf(c, ["staff", "admin"]);
     const body = c.req.valid("json");
     assertActsAt(p, body.location);

@@ -12,7 +12,8 @@ import { z } from "zod";
 import type { StockEvent } from "../../ledger/rules/events";
 import type { TerminalOp } from "../../ledger/rules/terminal-ops";
 import { events, terminals } from "../../ledger/schema";
-import { principalOf, requireRole } from "../auth/auth";
+import { principalOf } from "../auth/auth";
+import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 import { Id, json, Qty, query } from "../http/validate";
@@ -49,10 +50,9 @@ const Pull = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(500),
 });
 
-const terminalOnly = requireRole("terminal");
 
 export const syncRoutes = new Hono<AppEnv>()
-  .post("/sync/push", terminalOnly, json(Push), async (c) => {
+  .post("/sync/push", allowed("POST /v1/sync/push"), json(Push), async (c) => {
     const p = principalOf(c, ["terminal"]);
     const body = c.req.valid("json");
     if (body.terminalId !== p.sub) throw new ProblemError(problem("forbidden", `terminal ${p.sub} may not push as ${body.terminalId}`));
@@ -81,7 +81,7 @@ export const syncRoutes = new Hono<AppEnv>()
       });
     return c.json({ results });
   })
-  .get("/sync/state", terminalOnly, async (c) => {
+  .get("/sync/state", allowed("GET /v1/sync/state"), async (c) => {
     // Where this terminal stands at the edge: a device starting with an empty database reads it to
     // learn whether an earlier database of the same terminal synced, and up to which seq.
     const p = principalOf(c, ["terminal"]);
@@ -93,7 +93,7 @@ export const syncRoutes = new Hono<AppEnv>()
       lastSyncAt: row === undefined ? null : new Date(row.lastSyncAt).toISOString(),
     });
   })
-  .get("/sync/pull", terminalOnly, query(Pull), async (c) => {
+  .get("/sync/pull", allowed("GET /v1/sync/pull"), query(Pull), async (c) => {
     const p = principalOf(c, ["terminal"]);
     const { since, limit, incarnation } = c.req.valid("query");
     const after = Number(since ?? "0");
