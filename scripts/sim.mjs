@@ -11,7 +11,7 @@
 // SEED (the base seed of the batch) passed to workerd as bindings (vitest.config.ts). At the end
 // the totals are printed as a table and written to bench/results/sim.json.
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { writeResults } from "../bench/lib/results.mjs";
 
 function option(name, fallback) {
@@ -33,6 +33,9 @@ const base = option("base", Math.floor(Math.random() * 2 ** 31));
 
 // vitest's build of the Worker needs the assets directory to exist, built or not.
 mkdirSync(new URL("../dist/web", import.meta.url), { recursive: true });
+
+const PARTIAL = new URL("../.bench/sim-partial.json", import.meta.url);
+mkdirSync(new URL("../.bench", import.meta.url), { recursive: true });
 
 const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", WRANGLER_SEND_ERROR_REPORTS: "false" };
 
@@ -84,6 +87,8 @@ for (let from = 0; from < runs; from += batch) {
     for (const block of plain.split("\n").filter((l) => /simulation seed \d+ failed|^\s+(I\d|changefeed) /.test(l)).slice(0, 20)) process.stdout.write(`${block}\n`);
   }
   const wallS = (Date.now() - startedAtMs) / 1000;
+  // The totals so far, after every batch: a long run stopped early still leaves its figures.
+  writeFileSync(PARTIAL, `${JSON.stringify({ base, ...totals, wallSeconds: Math.round(wallS), batch }, null, 2)}\n`);
   process.stdout.write(`  ${totals.runs}/${runs} runs, ${totals.violations} violations, ${wallS.toFixed(0)} s (${(wallS / totals.runs).toFixed(2)} s/run)\n`);
 }
 
