@@ -17,7 +17,9 @@ export default defineConfig({
               // SEED replays a randomized test inside workerd, where process.env does not reach.
               bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations, TEST_SEED: process.env.SEED ?? "",
                 // The seeded simulation (test/edge/sim/): how many runs, or one seed to replay, and its steps.
-                SIM_RUNS: process.env.SIM_RUNS ?? "", SIM_SEED: process.env.SIM_SEED ?? "", SIM_STEPS: process.env.SIM_STEPS ?? "" },
+                SIM_RUNS: process.env.SIM_RUNS ?? "", SIM_SEED: process.env.SIM_SEED ?? "", SIM_STEPS: process.env.SIM_STEPS ?? "",
+                // As `npm start` has it (.dev.vars): the demo sign-in on, for loopback hosts only.
+                DEMO_SIGN_IN: "1" },
             },
           }),
         ],
@@ -35,6 +37,20 @@ export default defineConfig({
           name: "unit",
           environment: "node",
           include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        // The POS and manager apps in real Chromium (Debian's, never downloaded) against the real
+        // Worker as `npm start` runs it, started once by the global setup (test/browser/).
+        test: {
+          name: "browser",
+          environment: "node",
+          include: ["test/browser/**/*.test.ts"],
+          globalSetup: ["./test/browser/global-setup.mjs"],
+          // One Chromium at a time on a 2-core machine; each test is a whole flow.
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
     ],

@@ -12,4 +12,8 @@ export interface Env {
   /** "1" pauses the ledger flush (benchmark baseline); anything else, or unset, flushes. */
   readonly FLUSH_PAUSED?: string;
   readonly AUTH_SECRET: string;
+  /** "1" enables the local demo sign-in (edge/demo/demo-sign-in.ts); set only in `.dev.vars`, never deployed. */
+  readonly DEMO_SIGN_IN?: string;
+  /** The built POS and manager apps (dist/web, wrangler.toml [assets]). */
+  readonly ASSETS?: Fetcher;
 }

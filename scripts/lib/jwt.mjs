@@ -47,22 +47,30 @@ export function readSecret(dir = process.cwd()) {
 
 /**
  * Makes sure `<dir>/.dev.vars` holds a non-empty AUTH_SECRET, so a fresh clone works without a
- * manual step. An existing secret is never replaced: tokens already handed out stay valid.
- * Returns `{ path, created }`, where `created` says whether a secret was written.
+ * manual step, and a DEMO_SIGN_IN line (1: the local demo sign-in of /pos and /manager is on; set
+ * it to 0 to turn it off). An existing secret is never replaced: tokens already handed out stay
+ * valid; an existing DEMO_SIGN_IN is left as it is.
+ * Returns `{ path, created, demo }`: whether a secret was written, and whether the demo sign-in is on.
  */
 export function ensureDevVars(dir = process.cwd()) {
   const path = join(dir, DEV_VARS);
-  const text = existsSync(path) ? readFileSync(path, "utf8") : "";
-  const current = parseDotenv(text).AUTH_SECRET;
-  if (current) return { path, created: false };
-  const line = `AUTH_SECRET=${randomBytes(32).toString("hex")}`;
-  let next;
-  if (/^\s*(?:export\s+)?AUTH_SECRET\s*=/m.test(text)) {
-    // Present but empty: fill that line in place rather than adding a second, conflicting one.
-    next = text.replace(/^\s*(?:export\s+)?AUTH_SECRET\s*=.*$/m, line);
-  } else {
-    next = `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${line}\n`;
+  let text = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const vars = parseDotenv(text);
+  let created = false;
+  if (!vars.AUTH_SECRET) {
+    const line = `AUTH_SECRET=${randomBytes(32).toString("hex")}`;
+    if (/^\s*(?:export\s+)?AUTH_SECRET\s*=/m.test(text)) {
+      // Present but empty: fill that line in place rather than adding a second, conflicting one.
+      text = text.replace(/^\s*(?:export\s+)?AUTH_SECRET\s*=.*$/m, line);
+    } else {
+      text = `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${line}\n`;
+    }
+    created = true;
   }
-  writeFileSync(path, next, { mode: 0o600 });
-  return { path, created: true };
+  const demoMissing = vars.DEMO_SIGN_IN === undefined;
+  if (demoMissing) {
+    text = `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}# The local demo sign-in of /pos and /manager (1 on, 0 off); never deployed.\nDEMO_SIGN_IN=1\n`;
+  }
+  if (created || demoMissing) writeFileSync(path, text, { mode: 0o600 });
+  return { path, created, demo: (demoMissing ? "1" : vars.DEMO_SIGN_IN) === "1" };
 }
