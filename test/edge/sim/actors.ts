@@ -121,13 +121,6 @@ export class Terminal implements Actor {
   }
 }
 
-export interface SeenHold {
-  readonly holdId: string;
-  readonly sku: string;
-  readonly location: string;
-  readonly cartId: string;
-}
-
 export class Shopper implements Actor {
   private carts = 0;
   private cartId: string;
@@ -137,7 +130,6 @@ export class Shopper implements Actor {
     private readonly w: World,
     readonly name: string,
     readonly sub: string,
-    private readonly onGranted: (holds: SeenHold[]) => Promise<void>,
   ) {
     this.cartId = this.nextCart();
   }
@@ -164,10 +156,6 @@ export class Shopper implements Actor {
           const ttlSeconds = w.pick(TTL_S);
           const a = await w.request(this.name, "POST", `/v1/carts/${this.cartId}/holds`, await tok(), { lines, ttlSeconds }, this.key());
           w.note(`${this.name} hold ${lines.map((l) => `${l.sku}@${l.location ?? "any"} x${l.qty}`).join(" + ")} ttl ${ttlSeconds}s in ${this.cartId} -> ${a?.status ?? "lost"}`);
-          if (a?.status === 201) {
-            const holds = (a.body.holds as { holdId: string; sku: string; location: string }[]).map((h) => ({ holdId: h.holdId, sku: h.sku, location: h.location, cartId: this.cartId }));
-            await this.onGranted(holds);
-          }
           if (a?.status === 409 && a.body?.type === "cart-checked-out") this.cartId = this.nextCart();
         },
       },

@@ -66,6 +66,8 @@ export class Network {
   readonly deliveries: Delivery[] = [];
   readonly faults: Record<FaultKind, number> = { dropRequest: 0, dropResponse: 0, duplicate: 0, delay: 0, lateCopy: 0, answeredAfterGivingUp: 0, lateDelivered: 0 };
   step = 0;
+  /** Called after every delivery with the Worker's answer, before anything else happens. */
+  afterDelivery: (d: Delivery) => Promise<void> = async () => undefined;
   /** Requests to deliver at a later step. */
   private readonly later: Wire[] = [];
   /** Requests whose sender already gave up; delivered as soon as the sender's step ends. */
@@ -93,7 +95,9 @@ export class Network {
       // not JSON: kept as text for the checks
     }
     const answer = { status: res.status, replayed: res.headers.get("idempotent-replayed") === "true", body };
-    this.deliveries.push({ wire, ...answer, step: this.step });
+    const delivery = { wire, ...answer, step: this.step };
+    this.deliveries.push(delivery);
+    await this.afterDelivery(delivery);
     return answer;
   }
 

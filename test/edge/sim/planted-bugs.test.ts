@@ -31,7 +31,7 @@ for (const c of cases) {
       if (r.violations.some((v) => c.breaks.includes(v.invariant))) caught = r;
     }
     if (caught === null) expect.fail(`no run of ${RUNS_MAX} from seed ${SEED} caught ${c.bug}`);
-    const shortest = await shrink(caught, c.bug);
+    const shortest = await shrink(caught, c.bug, c.breaks);
     console.log(formatFailure(caught, shortest));
     expect(shortest.violations.map((v) => v.invariant)).toEqual(expect.arrayContaining([expect.toSatisfy((i: Invariant) => c.breaks.includes(i))]));
     // Without the bug, the same run keeps every invariant.

@@ -17,8 +17,8 @@ import { rng } from "../../support/seeded";
 import { env } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/d1";
 import { locations as locationsTable, regions, skus as skusTable } from "../../../ledger/schema";
-import { Environment, Shopper, Staff, Terminal, type Actor, type SeenHold, type Step } from "./actors";
-import { checkAtRest, checkGrant, INVARIANT_NAMES, type Violation } from "./checks";
+import { Environment, Shopper, Staff, Terminal, type Actor, type Step } from "./actors";
+import { checkAtRest, checkGrant, INVARIANT_NAMES, type Invariant, type Violation } from "./checks";
 import { CALM, type FaultKind, type FaultRates } from "./network";
 import { World, type LocationSpec, type ObjectFaultKind } from "./world";
 
@@ -44,14 +44,14 @@ export interface SimReport {
 const ROUGH: FaultRates = { dropRequest: 0.08, dropResponse: 0.08, duplicate: 0.08, delay: 0.06, lateCopy: 0.06, answeredAfterGivingUp: 0.08 };
 
 /** Which actors a run has, and how many: the seed decides. */
-function castOf(w: World, onGranted: (holds: SeenHold[]) => Promise<void>): { terminals: Terminal[]; staff: Staff; actors: Actor[] } {
+function castOf(w: World): { terminals: Terminal[]; staff: Staff; actors: Actor[] } {
   const stores = w.locations.filter((l) => l.kind === "store");
   const terminals: Terminal[] = [];
   for (const [i, store] of stores.entries()) {
     const n = i === 0 ? w.int(1, 2) : w.int(0, 1);
     for (let t = 0; t < n; t++) terminals.push(new Terminal(w, `T${terminals.length + 1}`, `${w.rid}-t${terminals.length + 1}`, store.id));
   }
-  const shoppers = Array.from({ length: w.int(1, 2) }, (_, i) => new Shopper(w, `C${i + 1}`, `${w.rid}-c${i + 1}`, onGranted));
+  const shoppers = Array.from({ length: w.int(1, 2) }, (_, i) => new Shopper(w, `C${i + 1}`, `${w.rid}-c${i + 1}`));
   const staff = new Staff(w, "staff", `${w.rid}-staff`);
   // Counts (CountSession) join here as actors once they exist: clerks counting, a manager approving.
   return { terminals, staff, actors: [...terminals, ...shoppers, staff, new Environment(w)] };
@@ -91,10 +91,17 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
     violations.push({ ...v, step });
     w.log(`!! ${v.invariant} (${INVARIANT_NAMES[v.invariant]}): ${v.detail}`);
   };
-  const { terminals, staff, actors } = castOf(w, async (holds) => {
-    w.holdsGranted += holds.length;
-    for (const v of await checkGrant(w, holds)) found(v, w.step);
-  });
+  const { terminals, staff, actors } = castOf(w);
+  // I1 at the moment of a grant: checked as the Worker's answer arrives, before anything else is
+  // delivered. A hold id seen before is a replayed answer, not a grant.
+  const seenHolds = new Set<string>();
+  w.network.afterDelivery = async (d) => {
+    if (d.status !== 201 || d.wire.method !== "POST" || !/^\/v1\/carts\/[^/]+\/holds$/.test(d.wire.path)) return;
+    const fresh = (d.body.holds as { holdId: string; sku: string; location: string }[]).filter((h) => !seenHolds.has(h.holdId));
+    for (const h of fresh) seenHolds.add(h.holdId);
+    w.holdsGranted += fresh.length;
+    if (fresh.length > 0) for (const v of await checkGrant(w, fresh)) found(v, w.step);
+  };
   w.log(`seed ${seed}: ${steps} steps, weather ${weather.toFixed(2)}, skus ${skus.join(" ")}, locations ${locations.map((l) => `${l.id}(${l.kind}, reserve ${l.reserve})`).join(" ")}, terminals ${terminals.map((t) => `${t.name}@${t.store}`).join(" ")}`);
 
   // What the objects warn about (a failed flush, a shortfall) goes into the trace, not the console.
@@ -171,22 +178,23 @@ async function comeToRest(w: World, terminals: readonly Terminal[]): Promise<voi
   }
 }
 
+/** Tells the tries of every shrink in the file apart (their ids must not collide). */
+let shrinkTries = 0;
+
 /**
- * The shortest prefix of a failing run that still fails the same way, by bisection on the number
+ * The shortest prefix of a failing run that still fails the same way (one of `invariants`, by
+ * default the first one it broke), by bisection on the number
  * of steps (each try is the same seed, replayed to step k). Bisection assumes a longer prefix of a
  * failing prefix fails too, which usually holds; the answer is a failing run either way.
  */
-let shrinkTries = 0;
-
-export async function shrink(failing: SimReport, plantedBug: PlantedBug = "none"): Promise<SimReport> {
-  const invariant = failing.violations[0]?.invariant;
+export async function shrink(failing: SimReport, plantedBug: PlantedBug = "none", invariants: readonly Invariant[] = failing.violations.slice(0, 1).map((v) => v.invariant)): Promise<SimReport> {
   let best = failing;
   let lo = 0;
   let hi = failing.steps;
   while (lo + 1 < hi) {
     const mid = Math.floor((lo + hi) / 2);
     const r = await simulate({ seed: failing.seed, steps: mid, plantedBug, attempt: `p${++shrinkTries}` });
-    if (r.violations.some((v) => v.invariant === invariant)) {
+    if (r.violations.some((v) => invariants.includes(v.invariant))) {
       best = r;
       hi = mid;
     } else {
