@@ -17,7 +17,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { ensureDevVars, parseDotenv } from "./jwt.mjs";
 import { QUIET_WRANGLER_ENV, ROOT, WRANGLER_JS, assertWranglerInstalled, wranglerEnv } from "./wrangler.mjs";
 
@@ -42,7 +42,7 @@ function wranglerCaptured(args, cwd) {
  */
 export async function bundleWorker({ configPath = join(ROOT, "wrangler.toml"), outDir }) {
   assertWranglerInstalled();
-  const { code, output } = await wranglerCaptured(["deploy", "--dry-run", "--outdir", outDir, "--config", configPath], ROOT);
+  const { code, output } = await wranglerCaptured(["deploy", "--dry-run", "--outdir", outDir, "--config", configPath], dirname(configPath));
   const script = join(outDir, "index.js");
   if (code !== 0 || !existsSync(script)) throw new Error(`wrangler deploy --dry-run failed (exit ${code}):\n${output.slice(-3000)}`);
   return script;
@@ -91,7 +91,7 @@ export async function applyMigrations(db, migrationsDir, splitSqlQuery) {
  * Options:
  *   host, port       where to listen (default 127.0.0.1:8787; port 0 picks a free one)
  *   persistTo        state root, as `wrangler dev --persist-to` (default .wrangler/state)
- *   configPath       wrangler.toml (default the repository's)
+ *   configPath       wrangler.toml (default the repository's); its folder is the project built
  *   vars             extra variables, over those of .dev.vars (e.g. { FLUSH_PAUSED: "1" })
  *   bundleDir        where the bundle goes (default a temporary directory, removed by stop())
  *   log              progress lines (default none)
@@ -153,7 +153,7 @@ export async function startWorkerdServer({
     let migrationsApplied = [];
     const d1 = config.d1_databases?.find((d) => d.binding === "DB");
     if (d1?.migrations_dir !== undefined) {
-      const dir = isAbsolute(d1.migrations_dir) ? d1.migrations_dir : join(ROOT, d1.migrations_dir);
+      const dir = isAbsolute(d1.migrations_dir) ? d1.migrations_dir : join(dirname(configPath), d1.migrations_dir);
       migrationsApplied = await applyMigrations(await mf.getD1Database("DB"), dir, splitSqlQuery);
       log(migrationsApplied.length === 0 ? "D1 migrations: none to apply" : `D1 migrations applied: ${migrationsApplied.join(", ")}`);
     }
