@@ -9,7 +9,7 @@ import type { Delivery } from "./network";
 import type { World } from "./world";
 import { adminToken } from "../helpers";
 
-export type Invariant = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "changefeed";
+export type Invariant = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "changefeed" | "local-stock";
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -25,6 +25,7 @@ export const INVARIANT_NAMES: Record<Invariant, string> = {
   I6: "every hold ends once",
   I7: "no 5xx",
   changefeed: "the changefeed is gapless per SKU",
+  "local-stock": "a synced terminal's local stock is the edge's",
 };
 
 type Balances = Map<string, number>;
@@ -234,6 +235,22 @@ export async function checkAtRest(w: World, terminals: readonly Terminal[]): Pro
     const landedUnits = soldByOrder.get(orderId) ?? 0;
     if (landedUnits !== units) out.push({ invariant: "I5", detail: `order ${orderId} sold ${units} units, the ledger has ${landedUnits}` });
   }
+  // Local stock at rest: every op acknowledged and counted through the pulled figures, which are
+  // the authority's (no holds are left, so available is on hand less the reserve, never below 0).
+  const stockAt = new Map<string, Record<string, number>>();
+  for (const sku of w.skus) stockAt.set(sku, (await readStorage(w, sku)).balances);
+  for (const t of terminals) {
+    if (t.client === null) continue;
+    const reserve = w.locations.find((l) => l.id === t.store)?.reserve ?? 0;
+    for (const sku of w.skus) {
+      const local = await t.client.stock(sku);
+      const onHand = stockAt.get(sku)?.[`loc:${t.store}`] ?? 0;
+      const want = { onHand, available: Math.max(0, onHand - reserve), overlayOps: 0 };
+      const got = { onHand: local.onHand, available: local.confirmed === null && onHand === 0 ? 0 : local.available, overlayOps: local.overlayOps };
+      if (JSON.stringify(got) !== JSON.stringify(want)) out.push({ invariant: "local-stock", detail: `${t.name} sees ${sku} as ${JSON.stringify(got)}, the edge has ${JSON.stringify(want)}` });
+    }
+  }
+
   for (const t of terminals) {
     if (t.client === null) continue;
     const rows = await t.client.db.outbox.toArray();

@@ -176,6 +176,8 @@ async function comeToRest(w: World, terminals: readonly Terminal[]): Promise<voi
       if (outcome !== "more") throw new Error(`flush of ${sku} answered ${outcome} at rest`);
     }
   }
+  // One more pull each, now that the ledger has everything: local stock must match the edge's.
+  for (const t of terminals) await t.client?.sync();
 }
 
 /** Tells the tries of every shrink in the file apart (their ids must not collide). */
