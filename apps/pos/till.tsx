@@ -8,6 +8,7 @@ import type { SyncStatus } from "../../store-client/status/sync-status";
 import { plural } from "../shared/format";
 import { AttentionPanel } from "./attention-panel";
 import { CountPanel } from "./count-panel";
+import { openCount } from "./count/open-count";
 import { LinesPanel, type LinesKind } from "./lines-panel";
 import { CATALOG_REFRESH_MS, type Session } from "./session";
 import { StatusBar } from "./status-bar";
@@ -121,7 +122,7 @@ export function Till({ session, onSignOut }: { session: Session; onSignOut: () =
           {task === "stock" ? (
             <StockPanel client={client} nowMs={nowMs} />
           ) : task === "count" ? (
-            <CountPanel session={session} />
+            <CountPanel session={session} openCount={openCount} />
           ) : (
             <LinesPanel key={task} client={client} kind={task} />
           )}

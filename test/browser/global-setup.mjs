@@ -52,6 +52,7 @@ export default async function setup(project) {
   project.provide("authSecret", readSecret(ROOT));
   project.provide("chromiumPath", chromium);
   project.provide("skuCount", BROWSER_SKUS);
+  project.provide("persistTo", persistTo);
   return async () => {
     await server.stop();
     if (process.env.BROWSER_TESTS_LOG === "1") process.stdout.write(`${lines.join("\n")}\n`);

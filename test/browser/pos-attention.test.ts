@@ -59,5 +59,6 @@ describe("the attention list", () => {
     await page.getByRole("button", { name: "Sell", exact: true }).click();
     await expect.poll(() => attention(page).textContent(), { timeout: 30_000 }).toContain(`Sale of 3 × ${item!.name} went through, but`);
     expect(await attention(page).textContent()).toContain("had been promised to online orders");
+    await page.screenshot({ path: "docs/screenshots/pos-attention.png" });
   });
 });

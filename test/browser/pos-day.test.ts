@@ -40,6 +40,11 @@ describe("the POS day", () => {
     await expect.poll(() => statusOf(page).textContent()).toMatch(/^offline/);
     for (let i = 0; i < 20; i++) await sellByBarcode(page, items[i % 4]!.barcode!);
     await expect.poll(() => statusOf(page).textContent()).toMatch(/offline.*20 pending/);
+    // The README's picture of a till working offline: one more sale being rung up.
+    await page.getByLabel("Scan or search").fill(items[0]!.barcode!);
+    await page.getByLabel("Scan or search").press("Enter");
+    await page.screenshot({ path: "docs/screenshots/pos-offline.png" });
+    await page.getByRole("button", { name: /^Remove / }).click();
 
     await page.reload();
     await expect.poll(() => statusOf(page).textContent(), { timeout: 20_000 }).toMatch(/offline.*20 pending/);

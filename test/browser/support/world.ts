@@ -2,6 +2,7 @@
  * What a browser test uses: the running Worker (from global-setup.mjs), tokens signed with its
  * secret, the API as a plain client, and Chromium with a fresh profile per test.
  */
+import { execFileSync } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,10 +16,27 @@ declare module "vitest" {
     authSecret: string;
     chromiumPath: string;
     skuCount: number;
+    persistTo: string;
   }
 }
 
 export const base = (): string => inject("baseUrl");
+
+/**
+ * Run SQL on the test Worker's local D1, as `wrangler d1 execute --local` does: for setting up
+ * what only time can make otherwise (a till that last synced hours ago).
+ */
+export function d1(sql: string): void {
+  execFileSync(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), "d1", "execute", "DB", "--local", "--persist-to", inject("persistTo"), "--command", sql], {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", WRANGLER_SEND_ERROR_REPORTS: "false", CI: "true" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}
+
+/** Whether the edge answers this request with a 200 (a route not built yet answers 403 or 404). */
+export async function answers200(method: string, path: string, tokenValue: string | null): Promise<boolean> {
+  return (await api(method, path, tokenValue)).status === 200;
+}
 
 export const CHROMIUM_FLAGS = [
   "--headless",

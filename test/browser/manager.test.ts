@@ -1,0 +1,51 @@
+/**
+ * The regional manager's dashboard in Chromium: the demo sign-in, the region overview with a till
+ * that has not synced for hours standing out as stale.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { api, base, d1, answers200, launch, token, unique, type Browser } from "./support/world";
+
+let browser: Browser | null = null;
+afterEach(async () => {
+  await browser?.close();
+  browser = null;
+});
+
+// The overview is served by the counts work (GET /v1/regions/:regionId/overview, DESIGN); until
+// the edge has that route there is no overview to look at, and these say so instead of passing.
+const overviewLanded = await answers200("GET", "/v1/regions/north/overview", token({ sub: "probe", role: "manager", region: "north" }));
+
+describe("the manager dashboard", () => {
+  it("signs a manager in through the demo sign-in and keeps the token on the device", async () => {
+    browser = await launch();
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/manager`);
+    await page.getByRole("button", { name: "Sign in as Manager, region North" }).click();
+    await expect.poll(() => page.getByText("region north").count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    await page.reload();
+    await expect.poll(() => page.getByRole("heading", { name: "Region north" }).count(), { timeout: 15_000 }).toBe(1);
+  });
+
+  it.skipIf(!overviewLanded)("shows a till that has not synced for hours as stale (needs GET /v1/regions/:regionId/overview)", async () => {
+    const fresh = unique("S002-fresh");
+    const old = unique("S002-old");
+    for (const id of [fresh, old]) {
+      const pushed = await api("POST", "/v1/sync/push", token({ sub: id, role: "terminal", store: "S002" }), { terminalId: id, ops: [] });
+      expect([200, 400]).toContain(pushed.status);
+      if (pushed.status === 400) {
+        // An empty push is refused: sync the till with a pull instead (it records the sync as well).
+        expect((await api("GET", "/v1/sync/pull", token({ sub: id, role: "terminal", store: "S002" }))).status).toBe(200);
+      }
+    }
+    d1(`UPDATE terminals SET last_sync_at = ${Date.now() - 3 * 3600_000} WHERE id = '${old}'`);
+
+    browser = await launch();
+    const page = await browser.context.newPage();
+    await page.goto(`${base()}/manager#token=${token({ sub: unique("manager"), role: "manager", region: "north" })}`);
+    const row = (id: string) => page.locator(`tr[data-terminal="${id}"]`);
+    await expect.poll(() => row(old).textContent(), { timeout: 20_000 }).toContain("STALE");
+    expect(await row(old).textContent()).toContain("3 h ago");
+    expect(await row(fresh).textContent()).not.toContain("STALE");
+    await page.screenshot({ path: "docs/screenshots/manager-overview.png" });
+  });
+});
