@@ -229,7 +229,7 @@ export class Staff implements Actor {
       {
         weight: 4,
         run: async () => {
-          if (w.locations.length < 2) return;
+          if (w.locations.length < 2) return w.note(`${this.name} (one location: no transfer)`);
           const from = w.pick(w.locations).id;
           const to = w.pick(w.locations.filter((l) => l.id !== from)).id;
           const body = { sku: w.pick(w.skus), from, to, qty: w.int(1, 4) };
@@ -242,7 +242,7 @@ export class Staff implements Actor {
         weight: 3,
         run: async () => {
           const s = this.inTransit[0];
-          if (s === undefined) return;
+          if (s === undefined) return w.note(`${this.name} (no transfer in transit)`);
           const qty = w.chance(0.25) ? Math.max(0, s.qty - 1) : s.qty;
           const a = await w.request(this.name, "POST", `/v1/transfers/${s.transferId}/receive`, await this.tokenAt(s.to), { qty }, this.key());
           w.note(`${this.name} receive transfer ${s.transferId} x${qty}/${s.qty} -> ${a?.status ?? "lost"}`);
@@ -299,7 +299,7 @@ export class Environment implements Actor {
         weight: 3,
         run: async () => {
           const delivered = await w.network.deliverOneLater();
-          if (delivered) w.note("env a held-back request arrives");
+          w.note(delivered ? "env a held-back request arrives" : "env (no request held back)");
         },
       },
       {
