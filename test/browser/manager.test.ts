@@ -20,6 +20,8 @@ describe("the manager dashboard", () => {
     browser = await launch();
     const page = await browser.context.newPage();
     await page.goto(`${base()}/manager`);
+    await page.getByRole("button", { name: "Sign in as Manager, region North" }).waitFor();
+    await page.screenshot({ path: "docs/screenshots/manager-sign-in.png" });
     await page.getByRole("button", { name: "Sign in as Manager, region North" }).click();
     await expect.poll(() => page.getByText("region north").count(), { timeout: 15_000 }).toBeGreaterThan(0);
     await page.reload();
