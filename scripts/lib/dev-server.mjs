@@ -163,8 +163,8 @@ export function logDigest() {
       const c = counts;
       counts = { requests: 0, c4xx: 0, c5xx: 0, batches: 0, messages: 0 };
       if (c.requests === 0 && c.batches === 0) return null;
-      const n = (x) => x.toLocaleString("en-US");
-      return `${n(c.requests)} requests (${n(c.c4xx)} 4xx, ${n(c.c5xx)} 5xx), ${n(c.batches)} changefeed batches (${n(c.messages)} events)`;
+      const n = (x, one, many = `${one}s`) => `${x.toLocaleString("en-US")} ${x === 1 ? one : many}`;
+      return `${n(c.requests, "request")} (${c.c4xx} 4xx, ${c.c5xx} 5xx), ${n(c.batches, "changefeed batch", "changefeed batches")} (${n(c.messages, "event")})`;
     },
   };
 }
