@@ -1,6 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+// wrangler.toml's [assets] directory must exist for the workers pool to start; `npm test` builds
+// the apps into it first, and an empty one is enough for the edge tests (SELF.fetch skips assets).
+mkdirSync(fileURLToPath(new URL("./dist/web", import.meta.url)), { recursive: true });
 
 const migrations = await readD1Migrations(fileURLToPath(new URL("./ledger/migrations", import.meta.url)));
 
