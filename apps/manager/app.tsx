@@ -32,6 +32,18 @@ export function App() {
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
   }, []);
+  // A sign-in page may hand this open page a new token (a fragment change does not reload it).
+  useEffect(() => {
+    const onHash = () => {
+      const token = takeTokenFromAddressBar();
+      if (token === null) return;
+      const why = keep(token);
+      setNotice(why);
+      if (why === null) setManager(tokens.get("manager"));
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
   const open = (id: string | null) => {
     history.pushState(null, "", id === null ? "/manager" : `/manager?count=${encodeURIComponent(id)}`);
     setCountId(id);

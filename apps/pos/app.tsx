@@ -28,6 +28,19 @@ export function App() {
   const [session, setSession] = useState<Session | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
 
+  // A sign-in page may hand this open page a new token (a fragment change does not reload it).
+  useEffect(() => {
+    const onHash = () => {
+      const token = takeTokenFromAddressBar();
+      if (token === null) return;
+      const why = keep(token);
+      setNotice(why);
+      if (why === null) setTerminal(tokens.get("terminal"));
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+
   useEffect(() => {
     if (terminal === null) return;
     let current: Session | null = null;
