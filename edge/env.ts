@@ -1,11 +1,14 @@
 import type { StockEvent } from "../ledger/rules/events";
 import type { CartCoordinator } from "./cart/cart-coordinator";
+import type { CountSession } from "./count/count-session";
 import type { SkuAuthority } from "./sku/sku-authority";
 
 /** The Worker's bindings (wrangler.toml) and secrets (`.dev.vars` locally, `wrangler secret` remotely). */
 export interface Env {
   readonly SKU: DurableObjectNamespace<SkuAuthority>;
   readonly CART: DurableObjectNamespace<CartCoordinator>;
+  /** One CountSession per shelf count (edge/count/). */
+  readonly COUNT: DurableObjectNamespace<CountSession>;
   readonly DB: D1Database;
   /** The changefeed Queue: every event, published after it landed in D1. */
   readonly CHANGES: Queue<StockEvent>;

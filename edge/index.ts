@@ -8,6 +8,7 @@ import type { Env } from "./env";
 import { createApp } from "./http/app";
 
 export { CartCoordinator } from "./cart/cart-coordinator";
+export { CountSession } from "./count/count-session";
 export { SkuAuthority } from "./sku/sku-authority";
 
 const app = createApp();

@@ -5,12 +5,13 @@
  * reports the error variants as `never`.
  */
 import type { CartCoordinator } from "./cart/cart-coordinator";
+import type { CountSession } from "./count/count-session";
 import type { Env } from "./env";
 import type { SkuAuthority } from "./sku/sku-authority";
 
 type Methods<T, K extends keyof T> = { [P in K]: T[P] };
 
-export type SkuApi = Methods<SkuAuthority, "availability" | "check" | "hold" | "release" | "prepareCheckout" | "commit" | "receive" | "transferOut" | "receiveTransfer" | "writeOff" | "auditView" | "applyTerminalOps">;
+export type SkuApi = Methods<SkuAuthority, "availability" | "check" | "hold" | "release" | "prepareCheckout" | "commit" | "receive" | "transferOut" | "receiveTransfer" | "writeOff" | "auditView" | "applyTerminalOps" | "adjustForCount" | "unflushedMovements">;
 export type CartApi = Methods<CartCoordinator, "addHolds" | "view" | "checkout" | "releaseAll">;
 
 // reason: see the module comment; the runtime stub has exactly these methods.
@@ -35,3 +36,8 @@ export function cartShard(cartId: string): string {
 
 // reason: as above.
 export const cartCoordinator = (env: Env, cartId: string): CartApi => env.CART.get(env.CART.idFromName(cartShard(cartId))) as unknown as CartApi;
+
+export type CountApi = Methods<CountSession, "init" | "state" | "entries" | "submit" | "beginApproval" | "finishApproval" | "approval" | "storageStats" | "fetch">;
+
+// reason: as above.
+export const countSession = (env: Env, countId: string): CountApi => env.COUNT.get(env.COUNT.idFromName(countId)) as unknown as CountApi;

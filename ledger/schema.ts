@@ -137,3 +137,47 @@ export const terminals = sqliteTable("terminals", {
    */
   incarnation: text("incarnation"),
 });
+
+/**
+ * Shelf counts (docs/counts.md): who created, submitted and approved each one, and when. The count
+ * sheet itself lives in its CountSession object; what the approval saw is kept in `count_lines`.
+ * Times are ms since epoch.
+ */
+export const counts = sqliteTable(
+  "counts",
+  {
+    id: text("id").primaryKey(),
+    location: text("location").notNull(),
+    regionId: text("region_id").notNull(),
+    state: text("state", { enum: ["open", "submitted", "approved"] }).notNull(),
+    /** JSON arrays: the SKUs and zones of the count. */
+    skus: text("skus").notNull(),
+    zones: text("zones").notNull(),
+    blind: integer("blind", { mode: "boolean" }).notNull(),
+    startedAt: integer("started_at").notNull(),
+    createdBy: text("created_by").notNull(),
+    submittedAt: integer("submitted_at"),
+    submittedBy: text("submitted_by"),
+    approvedAt: integer("approved_at"),
+    approvedBy: text("approved_by"),
+    /** Whether the approver accepted a provisional report (I8). */
+    acceptProvisional: integer("accept_provisional", { mode: "boolean" }),
+    /** Sum of |variance| over the lines at approval. */
+    absVariance: integer("abs_variance"),
+  },
+  (t) => [index("counts_location_state").on(t.location, t.state), index("counts_region_state").on(t.regionId, t.state)],
+);
+
+/** A count's lines as the approval saw them, with the adjustment each one posted (null: no variance). */
+export const countLines = sqliteTable(
+  "count_lines",
+  {
+    countId: text("count_id").notNull(),
+    sku: text("sku").notNull(),
+    counted: integer("counted").notNull(),
+    expected: integer("expected").notNull(),
+    variance: integer("variance").notNull(),
+    movementId: text("movement_id"),
+  },
+  (t) => [primaryKey({ columns: [t.countId, t.sku] })],
+);

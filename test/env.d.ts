@@ -5,6 +5,7 @@ declare namespace Cloudflare {
   interface Env {
     readonly SKU: WorkerEnv["SKU"];
     readonly CART: WorkerEnv["CART"];
+    readonly COUNT: WorkerEnv["COUNT"];
     readonly DB: WorkerEnv["DB"];
     readonly CHANGES: WorkerEnv["CHANGES"];
     readonly AUTH_SECRET: string;

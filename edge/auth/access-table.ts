@@ -51,6 +51,14 @@ export const ACCESS = [
   { method: "GET", path: "/v1/sync/state", allow: { terminal: "self" } },
   { method: "GET", path: "/v1/changes", allow: { service: "any", admin: "any" } },
   { method: "GET", path: "/v1/sold-out", allow: { service: "any", admin: "any" } },
+  { method: "POST", path: "/v1/counts", about: "the store", allow: { staff: "own-store", manager: "own-region" } },
+  { method: "GET", path: "/v1/counts", about: "the store", allow: { staff: "own-store", manager: "own-region" } },
+  { method: "GET", path: "/v1/counts/:countId", about: "the store", allow: { staff: "own-store", manager: "own-region" } },
+  { method: "GET", path: "/v1/counts/:countId/sync", about: "the store", allow: { staff: "own-store", manager: "own-region" }, websocket: true },
+  { method: "POST", path: "/v1/counts/:countId/submit", about: "the store", allow: { staff: "own-store", manager: "own-region" } },
+  { method: "GET", path: "/v1/counts/:countId/report", about: "the store", allow: { staff: "own-store", manager: "own-region" } },
+  { method: "POST", path: "/v1/counts/:countId/approve", about: "the store", allow: { manager: "own-region" } },
+  { method: "GET", path: "/v1/regions/:regionId/overview", allow: { manager: "own-region" } },
 ] as const satisfies readonly AccessRule[];
 
 type KeyOf<R> = R extends { readonly method: infer M extends string; readonly path: infer P extends string } ? `${M} ${P}` : never;

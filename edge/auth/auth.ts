@@ -51,9 +51,16 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   // The scheme name is case-insensitive (RFC 9110 §11.1).
   const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header);
   if (match?.[1] === undefined) throw unauthorized("the Authorization header must be 'Bearer <JWT>'");
+  c.set("principal", await verifyToken(match[1], c.env.AUTH_SECRET));
+  return next();
+};
+
+/** The principal a JWT names, or a 401 `ProblemError` (for a WebSocket's `token` parameter as for the header). */
+export async function verifyToken(jwt: string, secret: string): Promise<Principal> {
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(jwt)) throw unauthorized("the token is not a JWT");
   let payload: unknown;
   try {
-    payload = await verify(match[1], await signingKey(c.env.AUTH_SECRET), "HS256");
+    payload = await verify(jwt, await signingKey(secret), "HS256");
   } catch (error) {
     // Handled: every verification failure (signature, algorithm, expiry, format) is the client's 401.
     throw unauthorized(`the token is not valid: ${error instanceof Error ? error.name : "verification failed"}`);
@@ -61,9 +68,8 @@ export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
   const claims = Claims.safeParse(payload);
   if (!claims.success) throw unauthorized(`the token's claims are not valid: ${claims.error.issues.map((i) => i.message).join("; ")}`);
   const { sub, role, store, region } = claims.data;
-  c.set("principal", { sub, role, ...(store === undefined ? {} : { store }), ...(region === undefined ? {} : { region }) });
-  return next();
-};
+  return { sub, role, ...(store === undefined ? {} : { store }), ...(region === undefined ? {} : { region }) };
+}
 
 /** The caller, who must be signed in with one of `roles`. */
 export function principalOf(c: { get(key: "principal"): Principal | undefined }, roles: readonly Role[]): Principal {

@@ -31,6 +31,7 @@ export function soldOutOf(event: StockEvent): boolean | null {
     case "stock.low":
     case "hold.shortfall":
     case "terminal.seq_conflict":
+    case "count.approved":
       return null;
   }
 }

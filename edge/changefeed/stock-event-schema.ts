@@ -16,6 +16,7 @@ const TYPES = {
   "sku.back_in_stock": true,
   "hold.shortfall": true,
   "terminal.seq_conflict": true,
+  "count.approved": true,
 } as const satisfies Record<EventType, true>;
 
 export const EVENT_TYPES = Object.keys(TYPES) as EventType[];

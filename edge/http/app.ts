@@ -12,6 +12,8 @@ import { authenticate } from "../auth/auth";
 import { cartRoutes } from "../cart/cart-routes";
 import { catalogRoutes } from "../catalog/catalog-routes";
 import { changefeedRoutes } from "../changefeed/changefeed-routes";
+import { countRoutes, countSyncRoutes } from "../count/count-routes";
+import { overviewRoutes } from "../count/region-overview";
 import { demoRoutes } from "../demo/demo-sign-in";
 import { skuRoutes } from "../sku/sku-routes";
 import { stockRoutes } from "../sku/stock-routes";
@@ -51,6 +53,9 @@ export function createApp(): Hono<AppEnv> {
   app.route("/v1", auditRoutes);
   app.route("/v1", syncRoutes);
   app.route("/v1", changefeedRoutes);
+  app.route("/v1", countSyncRoutes);
+  app.route("/v1", countRoutes);
+  app.route("/v1", overviewRoutes);
   app.route("/v1", demoRoutes);
 
   app.notFound((c) => problemResponse(problem("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));

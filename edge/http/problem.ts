@@ -27,6 +27,10 @@ export type ProblemKind =
   | "transfer_not_found"
   | "transfer_received"
   | "over_receipt"
+  | "count_not_found"
+  | "count_not_open"
+  | "count_not_submitted"
+  | "count_provisional"
   | "overloaded"
   | "unavailable"
   | "internal";
@@ -61,6 +65,10 @@ export const PROBLEMS = {
   transfer_not_found: { status: 404, title: "Transfer not found", retryable: false },
   transfer_received: { status: 409, title: "The transfer has already been received", retryable: false },
   over_receipt: { status: 409, title: "More received than was sent", retryable: false },
+  count_not_found: { status: 404, title: "Count not found", retryable: false },
+  count_not_open: { status: 409, title: "The count is no longer open", retryable: false },
+  count_not_submitted: { status: 409, title: "The count has not been submitted yet", retryable: true },
+  count_provisional: { status: 409, title: "The count's report is provisional", retryable: true },
   overloaded: { status: 429, title: "Too many requests", retryable: true },
   unavailable: { status: 503, title: "Temporarily unavailable", retryable: true },
   internal: { status: 500, title: "Internal error", retryable: true },

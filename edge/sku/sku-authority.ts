@@ -22,7 +22,8 @@ import {
   type HoldLine,
   type LocationStock,
 } from "../../ledger/rules/holds";
-import { seqConflictEvent, shortfallEvent, stockEvents, type OpName, type Shortfall } from "../../ledger/rules/events";
+import { countApprovedEvent, seqConflictEvent, shortfallEvent, stockEvents, type OpName, type Shortfall } from "../../ledger/rules/events";
+import { adjustmentMovement } from "../../ledger/rules/count-sheet";
 import { locationAccount } from "../../ledger/rules/ids";
 import { classifyRepeat, opFingerprint, opKey, opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
 import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots, UNNAMED_LOT } from "../../ledger/rules/lots";
@@ -431,6 +432,46 @@ export class SkuAuthority extends DurableObject<Env> {
     });
     await this.afterChange(r.nowMs);
     return { results };
+  }
+
+  /**
+   * A count's adjustment (docs/counts.md): the line's variance as one movement, `variance → loc`
+   * for units found, `loc → variance` for units missing, ref = the count. Once per count and SKU
+   * whatever the retries: the movement id derives from both and the answer is kept by that name.
+   * A missing-units adjustment is a fact like a store sale (I2): it may leave holds short.
+   */
+  async adjustForCount(input: { sku: string; location: string; countId: string; delta: number; source: MovementSource }): Promise<Result<{ replayed: boolean; movementId: string | null }>> {
+    const ready = await this.ready(input.sku, [input.location]);
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const idem = { key: `count:${input.countId}`, fingerprint: `${input.location}:${input.delta}` };
+    const out = this.ctx.storage.transactionSync(() =>
+      this.once(idem, "count-adjustment", r.nowMs, (): Result<{ movementId: string | null }> => {
+        this.expire(r);
+        const m = adjustmentMovement({ countId: input.countId, sku: input.sku, location: input.location, variance: input.delta, nowMs: r.nowMs, source: input.source });
+        if (m === null) return { ok: true, movementId: null };
+        const outflow = m.from === locationAccount(input.location);
+        const parts = outflow ? this.byLotsOverdrawing(m) : [m];
+        const before = this.store.stocks(r.directory).find((s) => s.location === input.location);
+        this.step(r, m, r.nowMs, () => {
+          for (const part of parts) this.store.recordMovement(part);
+        });
+        const after = this.store.stocks(r.directory).find((s) => s.location === input.location);
+        const lvl = (s: LocationStock | undefined) => (s === undefined ? { onHand: 0, held: 0, available: 0 } : { onHand: s.onHand, held: s.held, available: available(s) });
+        this.store.recordEvents([
+          countApprovedEvent(lvl(before), lvl(after), input.location, { countId: input.countId, delta: input.delta }, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: m.id, occurredAtMs: r.nowMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock }),
+        ]);
+        if (outflow) this.coverHolds(r, input.location, m);
+        return { ok: true, movementId: m.id };
+      }),
+    );
+    await this.afterChange(r.nowMs);
+    return out.ok ? { ok: true, replayed: out.replayed, movementId: out.value.movementId } : out;
+  }
+
+  /** Movements not yet in D1 (the outbox), read without touching anything: a count's report adds them (I8). */
+  async unflushedMovements(): Promise<Movement[]> {
+    return this.store.unflushed().movements;
   }
 
   /** The authority's side of an audit: balances of every account and what has not reached D1 yet. */

@@ -8,7 +8,7 @@
  */
 import { available, type LocationStock } from "./holds";
 
-export type EventType = "stock.changed" | "stock.low" | "sku.sold_out" | "sku.back_in_stock" | "hold.shortfall" | "terminal.seq_conflict";
+export type EventType = "stock.changed" | "stock.low" | "sku.sold_out" | "sku.back_in_stock" | "hold.shortfall" | "terminal.seq_conflict" | "count.approved";
 
 export interface StockLevel {
   readonly onHand: number;
@@ -35,6 +35,14 @@ export interface StockEvent {
   readonly op?: OpName;
   /** `terminal.seq_conflict` only: which op name was pushed again with another body. */
   readonly conflict?: SeqConflict;
+  /** `count.approved` only: the count whose approval adjusted this SKU, and by how much. */
+  readonly count?: CountApproval;
+}
+
+/** A count's approval adjusted a SKU at a location: `delta` = counted − expected (docs/counts.md). */
+export interface CountApproval {
+  readonly countId: string;
+  readonly delta: number;
 }
 
 /** A terminal op's name (docs/sync-protocol.md, "Identity"). */
@@ -142,5 +150,22 @@ export function seqConflictEvent(at: StockLevel, location: string, conflict: Seq
     occurredAt: new Date(ctx.occurredAtMs).toISOString(),
     recordedAt: new Date(ctx.recordedAtMs).toISOString(),
     conflict,
+  };
+}
+
+/** The `count.approved` event: a count's approval posted this SKU's variance as an adjustment. */
+export function countApprovedEvent(before: StockLevel, after: StockLevel, location: string, count: CountApproval, ctx: EventContext): StockEvent {
+  return {
+    id: `${ctx.sku}:${ctx.nextSeq}`,
+    sku: ctx.sku,
+    seq: ctx.nextSeq,
+    type: "count.approved",
+    location,
+    before,
+    after,
+    movementId: ctx.movementId,
+    occurredAt: new Date(ctx.occurredAtMs).toISOString(),
+    recordedAt: new Date(ctx.recordedAtMs).toISOString(),
+    count,
   };
 }

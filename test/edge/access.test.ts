@@ -57,6 +57,7 @@ interface Request {
 const sku = fresh("ACL");
 const cartId = fresh("acl-cart");
 let transferId = "";
+let countId = "";
 
 /** One well-formed request per route, about TARGET. A route missing here does not compile. */
 const REQUESTS = {
@@ -80,6 +81,14 @@ const REQUESTS = {
   "GET /v1/sync/state": () => ({ path: "/v1/sync/state" }),
   "GET /v1/changes": () => ({ path: "/v1/changes?limit=1" }),
   "GET /v1/sold-out": () => ({ path: "/v1/sold-out?limit=1" }),
+  "POST /v1/counts": () => ({ path: "/v1/counts", body: { location: "S1", skus: [sku] } }),
+  "GET /v1/counts": () => ({ path: "/v1/counts?location=S1" }),
+  "GET /v1/counts/:countId": () => ({ path: `/v1/counts/${countId}` }),
+  "GET /v1/counts/:countId/sync": () => ({ path: `/v1/counts/${countId}/sync` }),
+  "POST /v1/counts/:countId/submit": () => ({ path: `/v1/counts/${countId}/submit` }),
+  "GET /v1/counts/:countId/report": () => ({ path: `/v1/counts/${countId}/report` }),
+  "POST /v1/counts/:countId/approve": () => ({ path: `/v1/counts/${countId}/approve`, body: { acceptProvisional: true } }),
+  "GET /v1/regions/:regionId/overview": () => ({ path: "/v1/regions/R1/overview" }),
 } satisfies Record<RouteKey, (who: Who) => Request>;
 
 beforeAll(async () => {
@@ -97,6 +106,9 @@ beforeAll(async () => {
   // A transfer into S1, for the receipt route.
   const t = await must(call("POST", "/v1/transfers", { token: await adminToken(), body: { sku, from: "W1", to: "S1", qty: 50 } }));
   transferId = t.body.transferId;
+  // A count at S1, for the count routes.
+  const count = await must(call("POST", "/v1/counts", { token: await token({ role: "manager", sub: "acl-setup", region: "R1" }), body: { location: "S1", skus: [sku] } }));
+  countId = count.body.countId;
 });
 
 const rules: readonly AccessRule[] = ACCESS;

@@ -1,0 +1,90 @@
+/**
+ * A count's report (docs/counts.md, I8): expected = the units at `loc:<location>` as of the
+ * count's start by occurredAt, and whether the report can be sure yet.
+ *
+ * expected(sku) = ledger balance now
+ *               − what landed movements with occurredAt after the start did to the location
+ *               + what movements still in the authority's outbox, occurredAt at or before the start, do to it.
+ *
+ * Only movements after the start are read (the `movements_sku_occurred` index, one range per SKU),
+ * never the whole ledger. The outbox part asks every SKU's authority (bounded concurrency); a
+ * movement that lands between that answer and the D1 read is in both, and is counted once by id.
+ *
+ * Provisional: a terminal of the store that has not synced since before the start may hold sales
+ * from before it, which would lower `expected`; the report names those terminals until they sync.
+ */
+import { effectAsOf, isPendingTerminal } from "../../ledger/rules/count-sheet";
+import type { Movement } from "../../ledger/rules/movement";
+import type { Env } from "../env";
+import { skuAuthority } from "../stubs";
+
+/** Authorities asked at once for their outboxes. */
+export const FANOUT_CONCURRENCY = 64;
+/** SKUs per D1 statement when SKUs are passed as a JSON list. */
+const JSON_SKUS_MAX = 5_000;
+
+export interface PendingTerminal {
+  readonly terminalId: string;
+  readonly lastSyncAt: string;
+}
+
+/** Run `fn` over `items`, at most `limit` at a time. */
+export async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function slices<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Expected units per SKU at `location` as of `startedAtMs` (I8). */
+export async function expectedAt(env: Env, location: string, skus: readonly string[], startedAtMs: number): Promise<Map<string, number>> {
+  const account = `loc:${location}`;
+  // The outboxes first: whatever lands after this answer is also in the D1 read below, and is dropped there by id.
+  const outboxes = await pooled(skus, FANOUT_CONCURRENCY, (sku) => skuAuthority(env, sku).unflushedMovements());
+  const pending = outboxes.flat().filter((m: Movement) => effectAsOf(m, account, startedAtMs) !== 0);
+  const expected = new Map<string, number>(skus.map((s) => [s, 0]));
+  for (const part of slices(skus, JSON_SKUS_MAX)) {
+    const list = JSON.stringify(part);
+    const [balances, after] = await env.DB.batch<{ sku: string; n: number }>([
+      env.DB.prepare("SELECT b.sku AS sku, b.balance AS n FROM json_each(?1) j JOIN balances b ON b.sku = j.value AND b.account = ?2").bind(list, account),
+      env.DB.prepare(
+        "SELECT m.sku AS sku, SUM(CASE WHEN m.to_account = ?2 THEN m.qty ELSE -m.qty END) AS n FROM json_each(?1) j JOIN movements m ON m.sku = j.value AND m.occurred_at > ?3 WHERE m.from_account = ?2 OR m.to_account = ?2 GROUP BY m.sku",
+      ).bind(list, account, startedAtMs),
+    ]);
+    for (const r of balances?.results ?? []) expected.set(r.sku, (expected.get(r.sku) ?? 0) + r.n);
+    for (const r of after?.results ?? []) expected.set(r.sku, (expected.get(r.sku) ?? 0) - r.n);
+  }
+  if (pending.length > 0) {
+    const landed = new Set<string>();
+    for (const part of slices(pending.map((m) => m.id), JSON_SKUS_MAX)) {
+      const rows = await env.DB.prepare("SELECT id FROM movements WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(part)).all<{ id: string }>();
+      for (const r of rows.results) landed.add(r.id);
+    }
+    for (const m of pending) if (!landed.has(m.id)) expected.set(m.sku, (expected.get(m.sku) ?? 0) + effectAsOf(m, account, startedAtMs));
+  }
+  return expected;
+}
+
+/** The store's terminals that have not synced since before the count started. */
+export async function pendingTerminals(env: Env, store: string, startedAtMs: number): Promise<PendingTerminal[]> {
+  const rows = await env.DB.prepare("SELECT id, last_sync_at FROM terminals WHERE store_id = ? ORDER BY id").bind(store).all<{ id: string; last_sync_at: number }>();
+  return rows.results.filter((t) => isPendingTerminal(t.last_sync_at, startedAtMs)).map((t) => ({ terminalId: t.id, lastSyncAt: new Date(t.last_sync_at).toISOString() }));
+}
+
+/** The SKUs a count covers when none are named: every SKU with stock or movements at the location. */
+export async function skusAt(env: Env, location: string, max: number): Promise<string[]> {
+  const rows = await env.DB.prepare("SELECT DISTINCT sku FROM balances WHERE account = ? ORDER BY sku LIMIT ?").bind(`loc:${location}`, max + 1).all<{ sku: string }>();
+  return rows.results.map((r) => r.sku);
+}
