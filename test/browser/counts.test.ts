@@ -2,11 +2,12 @@
  * A shelf count across two devices and the manager's approval, in Chromium: two clerks join one
  * count at their tills, count different zones, one goes offline and keeps counting, reconnects;
  * the report shows the merged totals; the manager approves in /manager and the adjustment shows in
- * availability. Needs the counts routes and the till's count sheets (the counts work); until the
- * edge creates counts, it is reported as skipped, not passed.
+ * availability. Needs the counts routes and the till's count sheets (the counts work); until both
+ * are there, it is reported as skipped, not passed.
  */
 import type { Page } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
+import { openCount } from "../../apps/pos/count/open-count";
 import { api, atStore, base, catalog, launch, openPos, token, unique, type Browser } from "./support/world";
 
 const browsers: Browser[] = [];
@@ -16,7 +17,8 @@ afterEach(async () => {
 
 const staff = (n: number) => token({ sub: `S004-clerk-${n}`, role: "staff", store: "S004" });
 const probe = await api("GET", "/v1/counts?location=S004&state=open", staff(1));
-const countsLanded = probe.status === 200;
+// Both halves: the edge's count routes, and the till's count sheets (store-client/counts/).
+const countsLanded = probe.status === 200 && openCount !== null;
 
 async function joinAsClerk(page: Page, clerk: number, countId: string): Promise<void> {
   await openPos(page, token({ sub: unique(`S004-count-till-${clerk}`), role: "terminal", store: "S004" }));
