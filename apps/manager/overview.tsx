@@ -2,7 +2,7 @@
 import { ago, plural } from "../shared/format";
 import { call } from "./api";
 import { usePoll } from "./use-poll";
-import { overviewView, STALE_AFTER_MS, type OverviewView } from "./view/overview";
+import { overviewView, type OverviewView } from "./view/overview";
 
 export const OVERVIEW_POLL_MS = 10_000;
 
@@ -89,7 +89,7 @@ export function Overview({ token, region, onOpenCount }: { token: string; region
               </article>
             ))}
           </div>
-          <p class="muted">A till is stale when it has not synced for {STALE_AFTER_MS / 60_000} minutes or more: its sales may be missing from these figures.</p>
+          <p class="muted">A till is stale when it has not synced for {Math.round(view.staleAfterMs / 60_000)} minutes or more: its sales may be missing from these figures.</p>
         </>
       )}
     </section>

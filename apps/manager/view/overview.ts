@@ -37,6 +37,8 @@ export interface StoreRow {
 
 export interface OverviewView {
   regionId: string;
+  /** After how long without a sync a till counts as stale: the edge's figure when it gives one. */
+  staleAfterMs: number;
   stores: StoreRow[];
   staleTerminals: number;
   shortfalls: number;
@@ -49,7 +51,7 @@ const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-function terminalRow(raw: unknown, nowMs: number): TerminalRow | null {
+function terminalRow(raw: unknown, nowMs: number, staleAfterMs: number): TerminalRow | null {
   if (!isRaw(raw)) return null;
   const terminalId = str(raw.terminalId) ?? str(raw.id);
   if (terminalId === null) return null;
@@ -57,7 +59,7 @@ function terminalRow(raw: unknown, nowMs: number): TerminalRow | null {
   const at = lastSyncAt === null ? NaN : Date.parse(lastSyncAt);
   const ageMs = Number.isNaN(at) ? null : Math.max(0, nowMs - at);
   const flagged = typeof raw.stale === "boolean" ? raw.stale : null;
-  return { terminalId, lastSyncAt, lastSeq: num(raw.lastSeq), ageMs, stale: flagged ?? (ageMs === null || ageMs > STALE_AFTER_MS) };
+  return { terminalId, lastSyncAt, lastSeq: num(raw.lastSeq), ageMs, stale: flagged ?? (ageMs === null || ageMs > staleAfterMs) };
 }
 
 function countRow(raw: unknown): CountRow | null {
@@ -81,11 +83,12 @@ function soldOutOf(raw: Raw): string[] {
 
 export function overviewView(raw: unknown, nowMs: number): OverviewView {
   const body = isRaw(raw) ? raw : {};
+  const staleAfterMs = num(body.staleAfterMs) ?? STALE_AFTER_MS;
   const stores = list(body.stores)
     .filter(isRaw)
     .map((s): StoreRow => {
       const terminals = list(s.terminals)
-        .map((t) => terminalRow(t, nowMs))
+        .map((t) => terminalRow(t, nowMs, staleAfterMs))
         .filter((t): t is TerminalRow => t !== null)
         // Stale first, then the longest since a sync: what needs a look comes first.
         .sort((a, b) => Number(b.stale) - Number(a.stale) || (b.ageMs ?? Infinity) - (a.ageMs ?? Infinity) || a.terminalId.localeCompare(b.terminalId));
@@ -97,6 +100,7 @@ export function overviewView(raw: unknown, nowMs: number): OverviewView {
     });
   return {
     regionId: str(body.regionId) ?? str(body.region) ?? "?",
+    staleAfterMs,
     stores,
     staleTerminals: stores.reduce((n, s) => n + s.staleTerminals, 0),
     shortfalls: stores.reduce((n, s) => n + s.shortfalls, 0),

@@ -50,3 +50,11 @@ describe("the region overview", () => {
     expect(overviewView(null, NOW).stores).toEqual([]);
   });
 });
+
+describe("the stale threshold", () => {
+  it("is the edge's when it gives one", () => {
+    const view = overviewView({ staleAfterMs: 60_000, stores: [{ storeId: "S1", terminals: [{ terminalId: "t", lastSyncAt: at(2 * 60_000) }] }] }, NOW);
+    expect(view.staleAfterMs).toBe(60_000);
+    expect(view.stores[0]!.terminals[0]!.stale).toBe(true);
+  });
+});
