@@ -18,20 +18,39 @@ interface Adjustment {
   movementId: string;
 }
 
+/** `GET /v1/counts/:countId`: the count and its audit trail. */
+interface CountDetail {
+  approvedAt?: string | null;
+  approvedBy?: string | null;
+  acceptProvisional?: boolean | null;
+  adjustments?: Adjustment[];
+}
+
 export function Report({ token, countId, onBack }: { token: string; countId: string; onBack: () => void }) {
-  const [polled, reload] = usePoll(async () => reportView(await call(token, "GET", `/v1/counts/${encodeURIComponent(countId)}/report`)), REPORT_POLL_MS, [token, countId]);
+  const path = `/v1/counts/${encodeURIComponent(countId)}`;
+  const [polled, reload] = usePoll(
+    async () => {
+      const [report, detail] = await Promise.all([call(token, "GET", `${path}/report`), call(token, "GET", path) as Promise<CountDetail>]);
+      return { report: reportView(report), detail };
+    },
+    REPORT_POLL_MS,
+    [token, countId],
+  );
   const [confirming, setConfirming] = useState(false);
-  const [adjustments, setAdjustments] = useState<Adjustment[] | null>(null);
+  const [approved, setApproved] = useState<Adjustment[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const report = polled.kind === "ok" ? polled.value : polled.kind === "failed" ? (polled.last?.value ?? null) : null;
+  const loaded = polled.kind === "ok" ? polled.value : polled.kind === "failed" ? (polled.last?.value ?? null) : null;
+  const report = loaded?.report ?? null;
+  // The adjustments: this approval's answer, or the count's audit trail once it is approved.
+  const adjustments = approved ?? (report?.state === "approved" ? (loaded?.detail.adjustments ?? []) : null);
 
   const approve = async (acceptProvisional: boolean) => {
     setBusy(true);
     setError(null);
     try {
       const answer = (await call(token, "POST", `/v1/counts/${encodeURIComponent(countId)}/approve`, acceptProvisional ? { acceptProvisional: true } : {})) as { adjustments?: Adjustment[] };
-      setAdjustments(answer.adjustments ?? []);
+      setApproved(answer.adjustments ?? []);
       setConfirming(false);
       reload();
     } catch (e) {
@@ -80,6 +99,13 @@ export function Report({ token, countId, onBack }: { token: string; countId: str
           {adjustments !== null && (
             <div class="card">
               <h3>Adjustments posted</h3>
+              {loaded?.detail.approvedBy != null && (
+                <p class="muted">
+                  Approved by {loaded.detail.approvedBy}
+                  {loaded.detail.approvedAt != null && <> {agoSince(loaded.detail.approvedAt, Date.now())}</>}
+                  {loaded.detail.acceptProvisional === true && ", while the report was provisional"}.
+                </p>
+              )}
               <table aria-label="Adjustments">
                 <thead>
                   <tr>
