@@ -31,6 +31,8 @@ export const DOC_BYTES_MAX = 16 * 1024 * 1024;
 /** The log is compacted into the snapshot past either bound. */
 export const LOG_UPDATES_MAX = 500;
 export const LOG_BYTES_MAX = 1024 * 1024;
+/** Updates one socket may have waiting for their dependencies. */
+const WAITING_UPDATES_MAX = 256;
 /** Awareness state a client may announce, in bytes (it is relayed to everyone). */
 const AWARENESS_STATE_BYTES_MAX = 512;
 
@@ -78,6 +80,8 @@ export class CountSession extends DurableObject<Env> {
   private facts: CountFacts | null = null;
   private shape: CountShape = { skus: new Set(), zones: new Set() };
   private docBytes = 0;
+  /** Per socket, updates that arrived before what they depend on (in memory: a reconnect resyncs them). */
+  private readonly waiting = new WeakMap<WebSocket, Uint8Array[]>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -245,9 +249,20 @@ export class CountSession extends DurableObject<Env> {
 
   // ---- the update path --------------------------------------------------------------------------
 
-  private receiveUpdate(ws: WebSocket, att: Attachment, update: Uint8Array): void {
+  private receiveUpdate(ws: WebSocket, att: Attachment, received: Uint8Array): void {
+    // An update whose dependencies have not arrived yet waits, per socket, for them; the wait is
+    // bounded, and the updates are then checked together, as the sender's.
+    const waiting = this.waiting.get(ws) ?? [];
+    const update = waiting.length === 0 ? received : Y.mergeUpdates([...waiting, received]);
     if (this.docBytes + update.byteLength > DOC_BYTES_MAX) return this.close(ws, CLOSE.tooLarge, "the sheet has reached its size limit");
     const verdict = this.tryOnShadow(update, att.counterId);
+    if (verdict.kind === "pending") {
+      this.rebuildShadow();
+      if (waiting.length >= WAITING_UPDATES_MAX) return this.close(ws, CLOSE.refused, "the updates depend on changes the sheet does not have; sync first");
+      this.waiting.set(ws, [...waiting, received]);
+      return;
+    }
+    this.waiting.delete(ws);
     if (verdict.kind === "refused") {
       this.rebuildShadow();
       return this.close(ws, verdict.code, verdict.reason);
@@ -259,7 +274,7 @@ export class CountSession extends DurableObject<Env> {
   }
 
   /** Apply to the shadow and list what the update writes; decide whether the real document may take it. */
-  private tryOnShadow(update: Uint8Array, counterId: string): { kind: "accepted" | "nothing-new" } | { kind: "refused"; code: number; reason: string } {
+  private tryOnShadow(update: Uint8Array, counterId: string): { kind: "accepted" | "nothing-new" | "pending" } | { kind: "refused"; code: number; reason: string } {
     const lines = this.shadow.getMap<Y.Map<unknown>>("lines");
     const writes: EntryWrite[] = [];
     // Assigned inside the transaction observer, which TypeScript's flow analysis does not follow.
@@ -292,7 +307,7 @@ export class CountSession extends DurableObject<Env> {
       this.shadow.off("afterTransaction", watch);
     }
     if (this.shadow.store.pendingStructs !== null || this.shadow.store.pendingDs !== null) {
-      return { kind: "refused", code: CLOSE.refused, reason: "the update depends on changes the sheet does not have; sync first" };
+      return { kind: "pending" };
     }
     if (!changed) return { kind: "nothing-new" };
     if (this.state() !== "open") return { kind: "refused", code: CLOSE.frozen, reason: "the sheet is frozen: the count was submitted" };
