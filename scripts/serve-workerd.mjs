@@ -3,7 +3,9 @@
 // migrated and seeded. See scripts/lib/workerd-server.mjs.
 //   --no-seed          skip the demo data
 //   --persist-to DIR   another state directory
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { ROOT } from "./lib/wrangler.mjs";
 import { DEFAULT_HOST, startWorkerdServer } from "./lib/workerd-server.mjs";
 import { seed } from "./seed.mjs";
 
@@ -16,24 +18,41 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   process.exit(1);
 }
 
+// Handlers first: a signal during the build (seconds on a small machine) stops it cleanly too.
 let server;
+let stopping = false;
+const stop = (signal) => {
+  if (stopping) process.exit(1);
+  stopping = true;
+  say(`stopping (${signal})`);
+  if (server === undefined) return; // Still starting: stopped as soon as it is up.
+  server.stop().then(
+    () => process.exit(0),
+    (e) => {
+      process.stderr.write(`[serve:workerd] stop failed: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
+};
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(signal));
 try {
-  server = await startWorkerdServer({ host: DEFAULT_HOST, port, ...(values["persist-to"] === undefined ? {} : { persistTo: values["persist-to"] }), log: say });
+  // The bundle goes next to wrangler's own build output, not into the system temp folder.
+  server = await startWorkerdServer({
+    host: DEFAULT_HOST,
+    port,
+    bundleDir: join(ROOT, ".wrangler", "workerd-bundle"),
+    ...(values["persist-to"] === undefined ? {} : { persistTo: values["persist-to"] }),
+    log: say,
+  });
 } catch (e) {
   process.stderr.write(`[serve:workerd] ${e.message}\n`);
   process.exit(1);
 }
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    say(`stopping (${signal})`);
-    server.stop().then(() => process.exit(0), (e) => {
-      process.stderr.write(`[serve:workerd] stop failed: ${e.message}\n`);
-      process.exit(1);
-    });
-  });
+if (stopping) {
+  stopping = false;
+  stop("stopped while starting");
+  // stop() ends the process once workerd is down; nothing more to start meanwhile.
+  await new Promise(() => {});
 }
 let failed = false;
 if (!values["no-seed"]) {

@@ -100,7 +100,10 @@ export async function edgestockOnWorkerd({ tokens, log, sources }) {
   const state = mkdtempSync(join(os.tmpdir(), "edgestock-bench-workerd-"));
   let server;
   try {
-    server = await startWorkerdServer({ port: await freePort(), persistTo: state, configPath: sources.configPath, log });
+    // The bundle lives in the state directory, so every way of stopping removes both.
+    const bundleDir = join(state, "bundle");
+    mkdirSync(bundleDir);
+    server = await startWorkerdServer({ port: await freePort(), persistTo: state, configPath: sources.configPath, bundleDir, log });
   } catch (e) {
     rmSync(state, { recursive: true, force: true });
     throw e;

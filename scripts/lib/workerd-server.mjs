@@ -23,6 +23,7 @@ import { QUIET_WRANGLER_ENV, ROOT, WRANGLER_JS, assertWranglerInstalled, wrangle
 
 export const DEFAULT_HOST = "127.0.0.1";
 const MIGRATIONS_TABLE = "d1_migrations";
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Runs wrangler in `cwd`, capturing its output; resolves with the exit code and the output. */
 function wranglerCaptured(args, cwd) {
@@ -52,7 +53,12 @@ export async function bundleWorker({ configPath = join(ROOT, "wrangler.toml"), o
 async function wranglerWorkerOptions(configPath) {
   // wrangler's module reads these at import time; without them it may try to reach the network.
   for (const [k, v] of Object.entries(QUIET_WRANGLER_ENV)) process.env[k] ??= v;
+  // Importing wrangler's CLI module installs SIGINT/SIGTERM handlers that call process.exit() at
+  // once, which would end the caller before it stops workerd; this module is a library here, so
+  // the handlers it added are taken off again and signals stay the caller's.
+  const before = Object.fromEntries(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
   const { unstable_readConfig, unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } = await import("wrangler");
+  for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before[s].has(l)) process.removeListener(s, l);
   const config = unstable_readConfig({ config: configPath });
   const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
   return { config, workerOptions, splitSqlQuery: unstable_splitSqlQuery };
