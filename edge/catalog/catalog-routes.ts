@@ -47,7 +47,8 @@ export const catalogRoutes = new Hono<AppEnv>()
     const items = rows.slice(0, limit);
     return c.json({ items, next: rows.length > limit ? (items.at(-1)?.sku ?? null) : null });
   })
-  .use("/regions/*", allowed("PUT /v1/regions/:regionId"))
+  // Exactly /regions/:regionId: the region overview below it is for managers, not admins only.
+  .use("/regions/:regionId", allowed("PUT /v1/regions/:regionId"))
   .use("/locations/*", allowed("PUT /v1/locations/:locationId"))
   .use("/skus/:sku", async (c, next) => (c.req.method === "PUT" ? allowed("PUT /v1/skus/:sku")(c, next) : next()))
   .put("/regions/:regionId", params(z.object({ regionId: Id })), json(Region), async (c) => {
