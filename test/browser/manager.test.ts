@@ -3,7 +3,7 @@
  * that has not synced for hours standing out as stale.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { answers200, api, base, catalog, d1, launch, token, unique, type Browser } from "./support/world";
+import { answers200, api, base, catalog, d1, launch, token, type Browser } from "./support/world";
 
 let browser: Browser | null = null;
 afterEach(async () => {
@@ -11,8 +11,8 @@ afterEach(async () => {
   browser = null;
 });
 
-// The overview is served by the counts work (GET /v1/regions/:regionId/overview, DESIGN); until
-// the edge has that route there is no overview to look at, and these say so instead of passing.
+// The overview is the counts work's route (GET /v1/regions/:regionId/overview); where the edge
+// does not answer it, there is no overview to look at and the test says so instead of passing.
 const overviewLanded = await answers200("GET", "/v1/regions/north/overview", token({ sub: "probe", role: "manager", region: "north" }));
 
 describe("the manager dashboard", () => {
@@ -30,8 +30,8 @@ describe("the manager dashboard", () => {
   });
 
   it.skipIf(!overviewLanded)("shows a till that has not synced for hours as stale (needs GET /v1/regions/:regionId/overview)", async () => {
-    const fresh = unique("S002-fresh");
-    const old = unique("S002-old");
+    const fresh = "S002-pos-1";
+    const old = "S002-pos-2";
     const sku = (await catalog())[0]!.sku;
     for (const id of [fresh, old]) {
       // One sale each: a push is what the edge records a till's sync by.
@@ -42,7 +42,7 @@ describe("the manager dashboard", () => {
 
     browser = await launch();
     const page = await browser.context.newPage();
-    await page.goto(`${base()}/manager#token=${token({ sub: unique("manager"), role: "manager", region: "north" })}`);
+    await page.goto(`${base()}/manager#token=${token({ sub: "manager-north", role: "manager", region: "north" })}`);
     const row = (id: string) => page.locator(`tr[data-terminal="${id}"]`);
     await expect.poll(() => row(old).textContent(), { timeout: 20_000 }).toContain("STALE");
     expect(await row(old).textContent()).toContain("3 h ago");
