@@ -4,11 +4,12 @@
 //   --seed N           replay one run exactly and print its trace (add --steps K for a prefix)
 //   --runs N           long mode: N runs (default 1000), seeds base … base+N-1
 //   --base N           first seed of the long mode (default random; printed)
-//   --batch N          runs per vitest process (default 500): each batch gets a fresh workerd,
-//                      D1 and object storage, so one batch's data never slows the next
+//   --batch N          runs per vitest process (default 200, a quarter per file): each file gets a
+//                      fresh workerd, D1 and object storage, so one batch never slows the next
 //
-// Each batch runs `vitest run --project edge test/edge/sim/simulation.test.ts` with SIM_RUNS and
-// SEED (the base seed of the batch) passed to workerd as bindings (vitest.config.ts). At the end
+// Each batch runs `vitest run --project edge test/edge/sim/simulation-` (the runs spread over four
+// files, test/edge/sim/runs.ts says why) with SIM_RUNS and SEED (the base seed of the batch) passed
+// to workerd as bindings (vitest.config.ts). At the end
 // the totals are printed as a table and written to bench/results/sim.json.
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -28,7 +29,7 @@ function option(name, fallback) {
 const seed = option("seed", null);
 const steps = option("steps", null);
 const runs = option("runs", 1000);
-const batch = Math.max(1, option("batch", 500));
+const batch = Math.max(1, option("batch", 200));
 const base = option("base", Math.floor(Math.random() * 2 ** 31));
 
 // vitest's build of the Worker needs the assets directory to exist, built or not.
@@ -42,7 +43,7 @@ const quiet = { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "fa
 /** One vitest process; resolves with its exit code and what it printed. */
 function vitest(env, echo) {
   return new Promise((resolve) => {
-    const child = spawn("npx", ["vitest", "run", "--project", "edge", "test/edge/sim/simulation.test.ts"], { env: { ...process.env, ...quiet, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("npx", ["vitest", "run", "--project", "edge", "test/edge/sim/simulation-"], { env: { ...process.env, ...quiet, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     const take = (stream, to) =>
       stream.on("data", (chunk) => {
@@ -69,19 +70,20 @@ for (let from = 0; from < runs; from += batch) {
   const { code, out } = await vitest({ SIM_RUNS: String(n), SEED: String(base + from), ...(steps === null ? {} : { SIM_STEPS: String(steps) }) }, false);
   // eslint-disable-next-line no-control-regex
   const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
-  const summary = plain.match(/simulation summary: (\{.*\})/);
+  const summaries = [...plain.matchAll(/simulation summary: (\{.*\})/g)].map((m) => JSON.parse(m[1]));
   for (const m of plain.matchAll(/simulation seed (\d+) failed[^\n]*/g)) totals.failedSeeds.push(Number(m[1]));
-  if (summary === null) {
+  if (summaries.length === 0) {
     process.stdout.write(plain);
     process.stderr.write(`sim: batch from seed ${base + from} ended without a summary (exit ${code})\n`);
     exitCode = 1;
     break;
   }
-  const s = JSON.parse(summary[1]);
-  totals.runs += s.runs;
-  totals.violations += s.violations;
-  totals.requests += s.requests;
-  for (const [k, v] of Object.entries(s.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
+  for (const s of summaries) {
+    totals.runs += s.runs;
+    totals.violations += s.violations;
+    totals.requests += s.requests;
+    for (const [k, v] of Object.entries(s.faults)) totals.faults[k] = (totals.faults[k] ?? 0) + v;
+  }
   if (code !== 0) {
     exitCode = 1;
     for (const block of plain.split("\n").filter((l) => /simulation seed \d+ failed|^\s+(I\d|changefeed) /.test(l)).slice(0, 20)) process.stdout.write(`${block}\n`);
