@@ -9,6 +9,7 @@
  * database, `window` and `navigator` are injectable for tests; the defaults are the browser's.
  */
 import { liveQuery } from "dexie";
+import { openCount, type CountSheet } from "./counts/count-sheet";
 import { isId } from "../ledger/rules/ids";
 import { findByBarcode, findBySku, loadCatalog, refreshCatalog, type CatalogLoaded } from "./catalog/catalog";
 import { systemClock, type Clock } from "./clock";
@@ -122,6 +123,8 @@ export interface StoreClient {
   acknowledge(seq: number): Promise<boolean>;
   /** Use this token from now on (after a 401, call sync() to resume). */
   setToken(token: string | (() => string | Promise<string>)): void;
+  /** A count's sheet for a clerk, by their staff token (store-client/counts/). */
+  openCount(countId: string, staffToken: string): Promise<CountSheet>;
   close(): Promise<void>;
 }
 
@@ -310,6 +313,7 @@ export async function createStoreClient(options: StoreClientOptions): Promise<St
     setToken(next) {
       token = next;
     },
+    openCount: (countId, staffToken) => openCount({ baseUrl: options.baseUrl, countId, token: staffToken }),
     async close() {
       if (closed) return;
       closed = true;

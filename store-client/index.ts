@@ -16,3 +16,5 @@ export type { OpKind, PushResult, Shortfall, WireOp, WireProblem } from "./sync/
 export type { SyncFailure } from "./sync/sync-failure";
 export type { SyncProblem, SyncState } from "./sync/sync-engine";
 export type { LockManagerLike } from "./sync/sync-lock";
+export { openCount, subjectOf } from "./counts/count-sheet";
+export type { CountSheet, OpenCountOptions, Presence, SetResult, SheetConnection } from "./counts/count-sheet";
