@@ -83,7 +83,7 @@ export function Report({ token, countId, onBack }: { token: string; countId: str
           )}
           <VarianceChart bars={varianceBars(report.lines)} />
           <ApproveControls
-            step={approveStep(report)}
+            step={approved !== null ? { kind: "done" } : approveStep(report)}
             busy={busy}
             confirming={confirming}
             onApprove={() => void approve(false)}

@@ -19,7 +19,7 @@ export function VarianceChart({ bars, max = 25 }: { bars: readonly VarianceBar[]
   const height = shown.length * ROW + 8;
   return (
     <figure class="variance-chart">
-      <svg role="img" aria-label={`Variance by SKU, largest first: ${shown.map((b) => `${b.sku} ${b.variance > 0 ? "+" : ""}${b.variance}`).join(", ")}`} viewBox={`0 0 ${WIDTH} ${height}`} width="100%">
+      <svg role="img" aria-label={`Variance by SKU, largest first: ${shown.map((b) => `${b.sku} ${b.variance > 0 ? "+" : ""}${b.variance}`).join(", ")}`} viewBox={`0 0 ${WIDTH} ${height}`} width={WIDTH} height={height} style={{ maxWidth: "100%", height: "auto" }}>
         <line x1={zero} x2={zero} y1={0} y2={height} stroke="#94a3b8" />
         {shown.map((b, i) => {
           const w = Math.max(2, b.share * half);
