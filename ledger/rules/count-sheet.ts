@@ -62,7 +62,7 @@ export const countedOf = (entries: Readonly<Record<string, unknown>>): number =>
  * What a movement does to the units at `account` as of `asOfMs` by occurredAt: +qty in, −qty out,
  * 0 if it happened after or does not touch the account.
  */
-export function effectAsOf(m: Pick<Movement, "from" | "to" | "qty" | "occurredAtMs">, account: string, asOfMs: number): number {
+export function effectAsOf(m: { readonly from: string; readonly to: string; readonly qty: number; readonly occurredAtMs: number }, account: string, asOfMs: number): number {
   if (m.occurredAtMs > asOfMs) return 0;
   if (m.to === account) return m.qty;
   if (m.from === account) return -m.qty;
