@@ -16,30 +16,18 @@
 import { effectAsOf, isPendingTerminal } from "../../ledger/rules/count-sheet";
 import type { Movement } from "../../ledger/rules/movement";
 import type { Env } from "../env";
-import { skuAuthority } from "../stubs";
+import { countSession } from "../stubs";
+import { OUTBOX_SLICE_MAX, pooled } from "./fan-out";
 
-/** Authorities asked at once for their outboxes. */
-export const FANOUT_CONCURRENCY = 64;
+/** Slices of SKUs asked at once. */
+const SLICES_AT_ONCE = 4;
+
 /** SKUs per D1 statement when SKUs are passed as a JSON list. */
 const JSON_SKUS_MAX = 5_000;
 
 export interface PendingTerminal {
   readonly terminalId: string;
   readonly lastSyncAt: string;
-}
-
-/** Run `fn` over `items`, at most `limit` at a time. */
-export async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function slices<T>(items: readonly T[], size: number): T[][] {
@@ -49,11 +37,12 @@ function slices<T>(items: readonly T[], size: number): T[][] {
 }
 
 /** Expected units per SKU at `location` as of `startedAtMs` (I8). */
-export async function expectedAt(env: Env, location: string, skus: readonly string[], startedAtMs: number): Promise<Map<string, number>> {
+export async function expectedAt(env: Env, countId: string, location: string, skus: readonly string[], startedAtMs: number): Promise<Map<string, number>> {
   const account = `loc:${location}`;
-  // The outboxes first: whatever lands after this answer is also in the D1 read below, and is dropped there by id.
-  const outboxes = await pooled(skus, FANOUT_CONCURRENCY, (sku) => skuAuthority(env, sku).unflushedMovements());
-  const pending = outboxes.flat().filter((m: Movement) => effectAsOf(m, account, startedAtMs) !== 0);
+  // The outboxes first: whatever lands after this answer is also in the D1 read below, and is
+  // dropped there by id. Asked through the count's object, a slice per call (see outboxEffects).
+  const session = countSession(env, countId);
+  const pending = (await pooled(slices(skus, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
   const expected = new Map<string, number>(skus.map((s) => [s, 0]));
   for (const part of slices(skus, JSON_SKUS_MAX)) {
     const list = JSON.stringify(part);
@@ -72,7 +61,7 @@ export async function expectedAt(env: Env, location: string, skus: readonly stri
       const rows = await env.DB.prepare("SELECT id FROM movements WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(part)).all<{ id: string }>();
       for (const r of rows.results) landed.add(r.id);
     }
-    for (const m of pending) if (!landed.has(m.id)) expected.set(m.sku, (expected.get(m.sku) ?? 0) + effectAsOf(m, account, startedAtMs));
+    for (const m of pending as Movement[]) if (!landed.has(m.id)) expected.set(m.sku, (expected.get(m.sku) ?? 0) + effectAsOf(m, account, startedAtMs));
   }
   return expected;
 }

@@ -14,7 +14,8 @@ import { problem, ProblemError } from "../http/problem";
 import { Id, json, params, query } from "../http/validate";
 import { countSession, skuAuthority } from "../stubs";
 import type { Adjustment, CountState } from "./count-session";
-import { expectedAt, pendingTerminals, pooled, skusAt } from "./count-report";
+import { expectedAt, pendingTerminals, skusAt } from "./count-report";
+import { pooled } from "./fan-out";
 
 /** SKUs one count may cover. */
 export const COUNT_SKUS_MAX = 20_000;
@@ -107,7 +108,7 @@ async function report(c: Context<AppEnv>, row: CountRow) {
     const stored = await c.env.DB.prepare("SELECT sku, counted, expected, variance FROM count_lines WHERE count_id = ? ORDER BY sku").bind(row.id).all<{ sku: string; counted: number; expected: number; variance: number }>();
     lines = stored.results.map((l) => ({ ...l, entries: entries[l.sku] ?? {} }));
   } else {
-    const expected = await expectedAt(c.env, row.location, skus, row.started_at);
+    const expected = await expectedAt(c.env, row.id, row.location, skus, row.started_at);
     lines = reportLines(skus, (s) => entries[s] ?? {}, (s) => expected.get(s) ?? 0);
   }
   return {

@@ -20,7 +20,10 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import * as Y from "yjs";
-import { ENTRIES_PER_LINE_MAX, isEntryQty, refuseEntryWrite, type CountShape, type EntryWrite } from "../../ledger/rules/count-sheet";
+import { effectAsOf, ENTRIES_PER_LINE_MAX, isEntryQty, refuseEntryWrite, type CountShape, type EntryWrite } from "../../ledger/rules/count-sheet";
+import type { Movement } from "../../ledger/rules/movement";
+import { skuAuthority } from "../stubs";
+import { FANOUT_CONCURRENCY, OUTBOX_SLICE_MAX, pooled } from "./fan-out";
 import type { Env } from "../env";
 import { decodeMessage, encodeAwareness, encodeSync, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, type AwarenessEntry } from "./sheet-wire";
 
@@ -172,6 +175,18 @@ export class CountSession extends DurableObject<Env> {
   approval(): ApprovalPlan | null {
     const seen = this.meta("approval");
     return seen === undefined ? null : (JSON.parse(seen) as ApprovalPlan);
+  }
+
+  /**
+   * The movements still in the outboxes of these SKUs' authorities that change `location` as of
+   * `asOfMs` (I8). The report sends the SKUs here in slices: each call is its own invocation, so
+   * no single request makes more subrequests than the platform allows.
+   */
+  async outboxEffects(location: string, skus: readonly string[], asOfMs: number): Promise<Movement[]> {
+    if (skus.length > OUTBOX_SLICE_MAX) throw new Error(`outboxEffects: at most ${OUTBOX_SLICE_MAX} SKUs per call, got ${skus.length}`);
+    const account = `loc:${location}`;
+    const outboxes = await pooled(skus, FANOUT_CONCURRENCY, (sku) => skuAuthority(this.env, sku).unflushedMovements());
+    return outboxes.flat().filter((m) => effectAsOf(m, account, asOfMs) !== 0);
   }
 
   /** Storage figures, for tests and the benchmark: log length and bytes, snapshot bytes, sockets. */

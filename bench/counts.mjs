@@ -1,0 +1,226 @@
+// counts: a shelf count at the scale of a big store, on the Worker served by workerd directly
+// (scripts/lib/workerd-server.mjs, the bundle wrangler deploys), on a throwaway state directory.
+//
+//   report     a count of --skus SKUs (default 10,000) at one store over a ledger of --movements
+//              movements (default 1,000,000, seeded straight into D1 with SQL, balances by the
+//              ledger's own trigger), plus sales after the count's start: GET /report, cold (no
+//              SKU object loaded yet: the outbox fan-out starts every one) and warm. Aim ≤ 500 ms.
+//   approve    every line counted with a variance, submitted, approved: the time of the approval
+//              request, and the D1 rows it causes (count lines, the count, and once flushed the
+//              adjustment movements, their balances and their changefeed events).
+//   converge   --clients y-websocket clients (default 20, Node `ws`) write --entries entries each
+//              (default 500, one transaction per entry) into one sheet: time until every client
+//              has every entry.
+//
+//   npm run bench -- counts [--skus N] [--movements N] [--clients N] [--entries N]
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import os from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { WebsocketProvider } from "y-websocket";
+import * as Y from "yjs";
+import { readSecret, signToken, ensureDevVars } from "../scripts/lib/jwt.mjs";
+import { startWorkerdServer } from "../scripts/lib/workerd-server.mjs";
+import { ROOT } from "../scripts/lib/wrangler.mjs";
+import { writeResults } from "./lib/results.mjs";
+
+const REPORT_AIM_MS = 500;
+const STORE = "BS1";
+const say = (msg) => process.stderr.write(`counts: ${msg}\n`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function timed(fn) {
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: Math.round(performance.now() - t0), value };
+}
+
+export async function main(argv) {
+  const { values } = parseArgs({ args: argv, options: { skus: { type: "string", default: "10000" }, movements: { type: "string", default: "1000000" }, clients: { type: "string", default: "20" }, entries: { type: "string", default: "500" } }, strict: true });
+  const nSkus = Number(values.skus);
+  const nMovements = Number(values.movements);
+  const nClients = Number(values.clients);
+  const nEntries = Number(values.entries);
+  ensureDevVars(ROOT);
+  const secret = readSecret(ROOT);
+  const now = () => Math.floor(Date.now() / 1000);
+  const sign = (claims) => signToken({ iat: now(), exp: now() + 3 * 3600, ...claims }, secret);
+  const admin = sign({ sub: "bench-admin", role: "admin" });
+  const manager = sign({ sub: "bench-manager", role: "manager", region: "BR1" });
+  const staff = (sub) => sign({ sub, role: "staff", store: STORE });
+
+  const stateDir = mkdtempSync(join(os.tmpdir(), "edgestock-bench-counts-"));
+  say(`starting the Worker on workerd (state in ${stateDir})`);
+  const { Log, LogLevel } = await import("miniflare");
+  const server = await startWorkerdServer({ port: await freePort(), persistTo: stateDir, log: say, miniflareLog: new Log(process.env.COUNTS_BENCH_DEBUG === "1" ? LogLevel.DEBUG : LogLevel.WARN) });
+  const api = async (method, path, token, body) => {
+    const res = await fetch(`${server.base}${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 500)}`);
+    return JSON.parse(text);
+  };
+  const providers = [];
+  try {
+    const db = await server.mf.getD1Database("DB");
+    await api("PUT", "/v1/regions/BR1", admin, { name: "Bench region" });
+    await api("PUT", `/v1/locations/${STORE}`, admin, { kind: "store", regionId: "BR1", name: "Bench store" });
+    await api("PUT", "/v1/locations/BS2", admin, { kind: "store", regionId: "BR1", name: "Another store" });
+
+    // ---- the ledger, seeded straight into D1 ------------------------------------------------
+    say(`seeding ${nSkus} SKUs and ${nMovements} movements into D1`);
+    const seedStart = performance.now();
+    const stamp = new Date().toISOString();
+    await db.prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1) INSERT INTO skus (id, name, perishable, low_stock, updated_at) SELECT printf('B%05d', i), printf('Bench item %d', i), 0, 0, ?2 FROM n`).bind(nSkus, stamp).run();
+    const t0 = Date.now() - 30 * 24 * 3600_000;
+    const span = 30 * 24 * 3600_000 - 60_000;
+    const chunk = 100_000;
+    for (let from = 0; from < nMovements; from += chunk) {
+      const to = Math.min(nMovements, from + chunk);
+      // Per SKU, in occurredAt order: a receipt of 100 every 20th movement, sales of 1 otherwise;
+      // every 10th movement at another store.
+      await db
+        .prepare(
+          `WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2 - 1)
+           INSERT INTO movements (id, sku, from_account, to_account, qty, occurred_at, recorded_at, landed_at, source, ref, lot, expires_on)
+           SELECT printf('seed.%d', i), printf('B%05d', i % ?3),
+                  CASE WHEN (i / ?3) % 20 = 0 THEN 'supplier' WHEN (i / ?3) % 10 = 9 THEN 'loc:BS2' ELSE 'loc:${STORE}' END,
+                  CASE WHEN (i / ?3) % 20 = 0 THEN (CASE WHEN (i / ?3) % 10 = 9 THEN 'loc:BS2' ELSE 'loc:${STORE}' END) ELSE 'customer' END,
+                  CASE WHEN (i / ?3) % 20 = 0 THEN 100 ELSE 1 END,
+                  ?4 + i * ?5 / ?6, ?4 + i * ?5 / ?6, ?4 + i * ?5 / ?6, 'system', NULL, NULL, NULL
+           FROM n`,
+        )
+        .bind(from, to, nSkus, t0, span, nMovements)
+        .run();
+      say(`  ${to} movements`);
+    }
+    const seedMs = Math.round(performance.now() - seedStart);
+    say(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
+
+    // ---- the count ------------------------------------------------------------------------------
+    const created = await api("POST", "/v1/counts", staff("bench-lead"), { location: STORE });
+    const countId = created.countId;
+    say(`count ${countId} of ${created.skus.length} SKUs`);
+    // Sales after the start (straight into D1): they must not change `expected`.
+    const after = Date.parse(created.startedAt) + 1_000;
+    await db
+      .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1) INSERT INTO movements (id, sku, from_account, to_account, qty, occurred_at, recorded_at, landed_at, source) SELECT printf('late.%d', i), printf('B%05d', i), 'loc:${STORE}', 'customer', 1, ?2, ?2, ?2, 'system' FROM n`)
+      .bind(nSkus, after)
+      .run();
+
+    const cold = await timed(() => api("GET", `/v1/counts/${countId}/report`, manager));
+    const warm1 = await timed(() => api("GET", `/v1/counts/${countId}/report`, manager));
+    const warm2 = await timed(() => api("GET", `/v1/counts/${countId}/report`, manager));
+    const reportMs = Math.min(warm1.ms, warm2.ms);
+    say(`report: cold ${cold.ms} ms, warm ${reportMs} ms (${cold.value.lines.length} lines)`);
+
+    // Every line counted with a variance of ±1 or ±2, in one transaction from one clerk.
+    const clerkDoc = new Y.Doc();
+    const clerk = new WebsocketProvider(`${server.base.replace(/^http/, "ws")}/v1/counts`, `${countId}/sync`, clerkDoc, { params: { token: staff("bench-clerk") }, WebSocketPolyfill: WebSocket, disableBc: true });
+    providers.push(clerk);
+    await new Promise((resolve) => clerk.once("sync", resolve));
+    const expected = new Map(cold.value.lines.map((l) => [l.sku, l.expected]));
+    const deltas = [-2, -1, 1, 2];
+    clerkDoc.transact(() => {
+      const lines = clerkDoc.getMap("lines");
+      let i = 0;
+      for (const [sku, exp] of expected) {
+        const d = deltas[i++ % 4];
+        lines.get(sku).set("bench-clerk:shelf", Math.max(0, exp + d) === exp ? exp + 1 : Math.max(0, exp + d));
+      }
+    });
+    for (;;) {
+      const r = await api("GET", `/v1/counts/${countId}/report`, manager);
+      if (r.lines.every((l) => l.counted > 0 || l.variance !== 0)) break;
+      await new Promise((r2) => setTimeout(r2, 200));
+    }
+    clerk.destroy();
+    await api("POST", `/v1/counts/${countId}/submit`, staff("bench-lead"));
+    const submittedReport = await timed(() => api("GET", `/v1/counts/${countId}/report`, manager));
+    const withVariance = submittedReport.value.lines.filter((l) => l.variance !== 0).length;
+
+    const approval = await timed(() => api("POST", `/v1/counts/${countId}/approve`, manager, {}));
+    const adjustments = approval.value.adjustments.length;
+    say(`approval of ${adjustments} adjustments: ${approval.ms} ms`);
+    const flushStart = performance.now();
+    let landed = 0;
+    while (landed < adjustments && performance.now() - flushStart < 300_000) {
+      landed = (await db.prepare("SELECT COUNT(*) AS n FROM movements WHERE ref = ?").bind(countId).first()).n;
+      if (landed < adjustments) await new Promise((r) => setTimeout(r, 250));
+    }
+    const flushMs = Math.round(performance.now() - flushStart);
+    const countLines = (await db.prepare("SELECT COUNT(*) AS n FROM count_lines WHERE count_id = ?").bind(countId).first()).n;
+    const events = (await db.prepare("SELECT COUNT(*) AS n FROM events WHERE json_extract(body, '$.movementId') LIKE ?").bind(`count.${countId}.%`).first()).n;
+    // Rows the approval wrote: its count lines and the count row at once; then, flushed by the
+    // authorities, one movement per adjustment, two balance rows each (the trigger), their events.
+    const rowsWritten = countLines + 1 + landed + 2 * landed + events;
+    say(`flushed ${landed} adjustment movements in ${flushMs} ms; D1 rows written ${rowsWritten}`);
+
+    // ---- convergence: many clients, one sheet ---------------------------------------------------
+    const sheetSkus = Array.from({ length: nEntries }, (_, i) => `B${String(i).padStart(5, "0")}`);
+    const sheet = await api("POST", "/v1/counts", staff("bench-lead"), { location: STORE, skus: sheetSkus });
+    const docs = [];
+    for (let c = 0; c < nClients; c++) {
+      const doc = new Y.Doc();
+      const id = `clerk-${String(c).padStart(2, "0")}`;
+      const p = new WebsocketProvider(`${server.base.replace(/^http/, "ws")}/v1/counts`, `${sheet.countId}/sync`, doc, { params: { token: staff(id) }, WebSocketPolyfill: WebSocket, disableBc: true });
+      providers.push(p);
+      docs.push({ doc, id, p });
+    }
+    await Promise.all(docs.map(({ p }) => (p.synced ? undefined : new Promise((resolve) => p.once("sync", resolve)))));
+    const total = nClients * nEntries;
+    const entriesIn = (doc) => {
+      let n = 0;
+      for (const line of doc.getMap("lines").values()) n += line.size;
+      return n;
+    };
+    const convergeStart = performance.now();
+    for (let e = 0; e < nEntries; e++) {
+      for (const { doc, id } of docs) doc.getMap("lines").get(sheetSkus[e]).set(`${id}:z`, e + 1);
+      if (e % 50 === 49) await new Promise((r) => setImmediate(r));
+    }
+    const writtenMs = Math.round(performance.now() - convergeStart);
+    while (!docs.every(({ doc }) => entriesIn(doc) === total) && performance.now() - convergeStart < 300_000) await new Promise((r) => setTimeout(r, 20));
+    const convergeMs = Math.round(performance.now() - convergeStart);
+    const converged = docs.every(({ doc }) => entriesIn(doc) === total);
+    for (;;) {
+      const r = await api("GET", `/v1/counts/${sheet.countId}/report`, manager);
+      if (r.lines.reduce((n, l) => n + Object.keys(l.entries).length, 0) === total) break;
+      await new Promise((r2) => setTimeout(r2, 100));
+    }
+    say(`${nClients} clients × ${nEntries} entries: written in ${writtenMs} ms, every client has all ${total} after ${convergeMs} ms`);
+
+    const rows = [
+      ["report, cold (every SKU object started for its outbox)", `${cold.ms} ms`, `${nSkus} SKUs over ${nMovements + nSkus} movements`],
+      ["report, warm", `${reportMs} ms`, reportMs <= REPORT_AIM_MS ? `aim ≤ ${REPORT_AIM_MS} ms: met` : `aim ≤ ${REPORT_AIM_MS} ms: missed`],
+      [`approval of ${withVariance} lines with a variance`, `${approval.ms} ms`, `${adjustments} adjustments through their authorities`],
+      ["approval: adjustments landed in D1", `${flushMs} ms after the answer`, `${rowsWritten} D1 rows (${countLines} count lines, 1 count, ${landed} movements, ${2 * landed} balances, ${events} events)`],
+      [`${nClients} y-websocket clients × ${nEntries} entries, one sheet`, `${convergeMs} ms to converge`, converged ? `all ${total} entries on every client` : "did not converge"],
+    ];
+    process.stdout.write(`\n| measure | time | note |\n|---|---|---|\n${rows.map((r) => `| ${r.join(" | ")} |`).join("\n")}\n`);
+    writeResults("counts", {
+      at: new Date().toISOString(),
+      machine: { cpus: os.cpus().length, node: process.version },
+      seed: { skus: nSkus, movements: nMovements, lateSales: nSkus, seedMs },
+      report: { coldMs: cold.ms, warmMs: reportMs, aimMs: REPORT_AIM_MS, met: reportMs <= REPORT_AIM_MS, lines: cold.value.lines.length },
+      approval: { lines: withVariance, adjustments, ms: approval.ms, flushedMs: flushMs, d1RowsWritten: rowsWritten, countLines, movements: landed, balanceRows: 2 * landed, events },
+      converge: { clients: nClients, entriesEach: nEntries, writtenMs, convergeMs, converged },
+    });
+    return converged && landed === adjustments ? 0 : 1;
+  } finally {
+    for (const p of providers) p.destroy();
+    await server.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
