@@ -30,6 +30,11 @@ export function Overview({ token, region, onOpenCount }: { token: string; region
             <li class="tile">
               <strong>{view.soldOut}</strong> sold out
             </li>
+            {view.seqConflicts > 0 && (
+              <li class="tile tone-error">
+                <strong>{view.seqConflicts}</strong> refused till operations
+              </li>
+            )}
             <li class="tile">
               <strong>{view.stores.reduce((n, s) => n + s.counts.length, 0)}</strong> counts
             </li>
@@ -73,6 +78,20 @@ export function Overview({ token, region, onOpenCount }: { token: string; region
                     </>
                   )}
                 </p>
+                {s.seqConflicts.length > 0 && (
+                  <div role="alert" aria-label={`Refused till operations at ${s.storeId}`}>
+                    <p>
+                      <strong>{plural(s.seqConflicts.length, "till operation")} refused:</strong> its number was already used by a different operation of the same till (a restored backup, or two devices set up as one till). Check the till before the figures are trusted.
+                    </p>
+                    <ul>
+                      {s.seqConflicts.map((c) => (
+                        <li key={`${c.terminalId}:${c.seq}:${c.sku}`}>
+                          {c.terminalId} operation #{c.seq} ({c.sku}){c.at === null ? "" : `, ${ago(Date.now() - Date.parse(c.at))}`}
+                        </li>
+                      ))}
+                    </ul>
+                  </div>
+                )}
                 {s.counts.length > 0 && (
                   <ul aria-label={`Counts at ${s.storeId}`} class="counts">
                     {s.counts.map((c) => (

@@ -98,3 +98,19 @@ it("refuses an incarnation that is not an id with 400, applying nothing", async 
   expect(r.body.errors.some((e: { path: string }) => e.path === "/incarnation")).toBe(true);
   expect(await availability(sku)).toMatchObject({ onHand: 5 });
 });
+
+it("shows a refused seq conflict to the region's manager in the overview", async () => {
+  const sku = fresh("SEEN");
+  const region = fresh("reg");
+  const store = fresh("ST");
+  await catalog({ locations: [{ id: store, kind: "store", region }], skus: [sku] });
+  await receive(sku, store, 10);
+  const t = fresh("pos");
+  const tok = await token({ role: "terminal", sub: t, store });
+  await must(call("POST", "/v1/sync/push", { token: tok, body: { terminalId: t, incarnation: "db1", ops: [sale(3, sku, 1, "2026-12-01T09:00:00.000Z")] } }));
+  await must(call("POST", "/v1/sync/push", { token: tok, body: { terminalId: t, incarnation: "db1", ops: [sale(3, sku, 2, "2026-12-01T10:00:00.000Z")] } }));
+  await flushUntilIdle(sku);
+  const overview = await must(call("GET", `/v1/regions/${region}/overview`, { token: await token({ role: "manager", region }) }));
+  const here = overview.body.stores.find((s: { storeId: string }) => s.storeId === store);
+  expect(here.seqConflicts).toEqual([expect.objectContaining({ terminalId: t, incarnation: "db1", seq: 3, sku })]);
+});

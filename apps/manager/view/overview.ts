@@ -33,6 +33,15 @@ export interface StoreRow {
   counts: CountRow[];
   countsByState: Record<string, number>;
   soldOut: string[];
+  /** Till operations refused because their seq was already taken by another operation. */
+  seqConflicts: SeqConflictRow[];
+}
+
+export interface SeqConflictRow {
+  terminalId: string;
+  seq: number;
+  sku: string;
+  at: string | null;
 }
 
 export interface OverviewView {
@@ -43,6 +52,7 @@ export interface OverviewView {
   staleTerminals: number;
   shortfalls: number;
   soldOut: number;
+  seqConflicts: number;
 }
 
 type Raw = Record<string, unknown>;
@@ -75,6 +85,16 @@ function shortfallsOf(raw: Raw): number {
   return num(v) ?? 0;
 }
 
+function seqConflictsOf(raw: Raw): SeqConflictRow[] {
+  return list(raw.seqConflicts).flatMap((c) => {
+    if (!isRaw(c)) return [];
+    const terminalId = str(c.terminalId);
+    const seq = num(c.seq);
+    const sku = str(c.sku);
+    return terminalId === null || seq === null || sku === null ? [] : [{ terminalId, seq, sku, at: str(c.at) }];
+  });
+}
+
 function soldOutOf(raw: Raw): string[] {
   return list(raw.soldOut ?? raw.soldOutSkus)
     .map((s) => (typeof s === "string" ? s : isRaw(s) ? str(s.sku) : null))
@@ -96,7 +116,7 @@ export function overviewView(raw: unknown, nowMs: number): OverviewView {
       const countsByState: Record<string, number> = {};
       for (const c of counts) countsByState[c.state] = (countsByState[c.state] ?? 0) + 1;
       const storeId = str(s.storeId) ?? str(s.location) ?? str(s.id) ?? "?";
-      return { storeId, name: str(s.name) ?? storeId, terminals, staleTerminals: terminals.filter((t) => t.stale).length, shortfalls: shortfallsOf(s), counts, countsByState, soldOut: soldOutOf(s) };
+      return { storeId, name: str(s.name) ?? storeId, terminals, staleTerminals: terminals.filter((t) => t.stale).length, shortfalls: shortfallsOf(s), counts, countsByState, soldOut: soldOutOf(s), seqConflicts: seqConflictsOf(s) };
     });
   return {
     regionId: str(body.regionId) ?? str(body.region) ?? "?",
@@ -105,5 +125,6 @@ export function overviewView(raw: unknown, nowMs: number): OverviewView {
     staleTerminals: stores.reduce((n, s) => n + s.staleTerminals, 0),
     shortfalls: stores.reduce((n, s) => n + s.shortfalls, 0),
     soldOut: stores.reduce((n, s) => n + s.soldOut.length, 0),
+    seqConflicts: stores.reduce((n, s) => n + s.seqConflicts.length, 0),
   };
 }

@@ -58,3 +58,21 @@ describe("the stale threshold", () => {
     expect(view.stores[0]!.terminals[0]!.stale).toBe(true);
   });
 });
+
+describe("refused till operations", () => {
+  it("lists each store's seq conflicts and counts them for the region, skipping malformed ones", () => {
+    const view = overviewView(
+      {
+        regionId: "north",
+        stores: [
+          { storeId: "S001", terminals: [], seqConflicts: [{ terminalId: "S001-pos-1", incarnation: "db1", seq: 7, sku: "SKU-1", at: at(60_000) }, { seq: "x" }] },
+          { storeId: "S002", terminals: [] },
+        ],
+      },
+      NOW,
+    );
+    expect(view.stores[0]?.seqConflicts).toEqual([{ terminalId: "S001-pos-1", seq: 7, sku: "SKU-1", at: at(60_000) }]);
+    expect(view.stores[1]?.seqConflicts).toEqual([]);
+    expect(view.seqConflicts).toBe(1);
+  });
+});
