@@ -7,7 +7,7 @@
 /** Authorities asked at once by one invocation. */
 export const FANOUT_CONCURRENCY = 32;
 /** SKUs one invocation asks, well under the platform's subrequest limit. */
-export const OUTBOX_SLICE_MAX = 500;
+export const OUTBOX_SLICE_MAX = 200;
 
 /** Run `fn` over `items`, at most `limit` at a time, answers in order. */
 export async function pooled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
