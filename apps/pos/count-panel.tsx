@@ -87,7 +87,10 @@ function Sheet(p: { me: string; clerkToken: string; summary: CountSummary; sheet
   const [zone, setZone] = useState(summary.zones[0] ?? "main");
   const [names, setNames] = useState(new Map<string, string>());
   const [submitted, setSubmitted] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
   useEffect(() => sheet.subscribe(() => setVersion((v) => v + 1)), [sheet]);
+  // The others see which zone this clerk is counting.
+  useEffect(() => sheet.setZone(zone), [sheet, zone]);
   useEffect(() => {
     void Promise.all(summary.skus.map(async (s) => [s, (await p.session.client.findBySku(s))?.name ?? s] as const)).then((pairs) => setNames(new Map(pairs)));
   }, [summary.countId]);
@@ -104,6 +107,8 @@ function Sheet(p: { me: string; clerkToken: string; summary: CountSummary; sheet
         sheet {sheet.connection()}
         {frozen ? " · frozen" : ""}
       </p>
+      {sheet.connection() === "refused" && <p role="alert" class="card tone-error">Head office closed this sheet: {sheet.refusal()}</p>}
+      {sheet.connection() === "offline" && <p class="card tone-offline">Offline: keep counting, the sheet merges when the network is back.</p>}
       <p class="presence">{presenceLine(sheet.presence(), p.me)}</p>
       <div class="zones" role="radiogroup" aria-label="Zone">
         {summary.zones.map((z) => (
@@ -135,9 +140,13 @@ function Sheet(p: { me: string; clerkToken: string; summary: CountSummary; sheet
                   disabled={frozen}
                   aria-label={`Count of ${r.sku} in ${zone}`}
                   value={r.mine ?? ""}
-                  onChange={(e) => {
-                    const n = Number((e.currentTarget as HTMLInputElement).value);
-                    if (Number.isSafeInteger(n) && n >= 0) sheet.set(r.sku, zone, n);
+                  // Written as it is typed: the sheet holds the figure at once, so an update from
+                  // another clerk re-rendering this row cannot wipe what is being typed.
+                  onInput={(e) => {
+                    const text = (e.currentTarget as HTMLInputElement).value;
+                    if (text === "") return;
+                    const done = sheet.set(r.sku, zone, Number(text));
+                    setProblem(done.ok ? null : `Not counted: ${done.problem}.`);
                   }}
                 />
               </td>
@@ -153,6 +162,7 @@ function Sheet(p: { me: string; clerkToken: string; summary: CountSummary; sheet
         </button>{" "}
         <button onClick={p.onLeave}>Leave</button>
       </p>
+      {problem !== null && <p role="alert" class="card tone-error">{problem}</p>}
       {submitted !== null && <p role="alert">{submitted}</p>}
     </section>
   );

@@ -5,7 +5,7 @@
  * availability. Needs the counts routes and the till's count sheets (the counts work); until both
  * are there, it is reported as skipped, not passed.
  */
-import type { Page } from "playwright-core";
+import type { Page, WebSocketRoute } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { openCount } from "../../apps/pos/count/open-count";
 import { api, atStore, base, catalog, launch, openPos, token, unique, type Browser } from "./support/world";
@@ -20,12 +20,44 @@ const probe = await api("GET", "/v1/counts?location=S004&state=open", staff(1));
 // Both halves: the edge's count routes, and the till's count sheets (store-client/counts/).
 const countsLanded = probe.status === 200 && openCount !== null;
 
+/**
+ * A browser's count sockets through a cord the test can pull: `context.setOffline` stops new
+ * requests but leaves an open WebSocket up, so going offline here also drops the sheet's socket and
+ * refuses new ones until the network is back, as a lost Wi-Fi would.
+ */
+async function networkCord(browser: Browser): Promise<{ cut(): Promise<void>; restore(): Promise<void> }> {
+  let offline = false;
+  const open = new Set<WebSocketRoute>();
+  await browser.context.routeWebSocket(/\/v1\/counts\/[^/]+\/sync/, (ws) => {
+    if (offline) return void ws.close({ code: 1001, reason: "offline" });
+    ws.connectToServer();
+    open.add(ws);
+  });
+  return {
+    async cut() {
+      offline = true;
+      await browser.context.setOffline(true);
+      for (const ws of open) await ws.close({ code: 1001, reason: "offline" });
+      open.clear();
+    },
+    async restore() {
+      offline = false;
+      await browser.context.setOffline(false);
+    },
+  };
+}
+
 async function joinAsClerk(page: Page, clerk: number, countId: string): Promise<void> {
   await openPos(page, token({ sub: unique(`S004-count-till-${clerk}`), role: "terminal", store: "S004" }));
   await page.keyboard.press("F6");
   await page.getByRole("button", { name: `Sign in as Clerk ${clerk}, Store 4 (South)` }).click();
   await page.getByRole("button", { name: `Join count ${countId}` }).click();
   await expect.poll(() => page.getByRole("status", { name: "Count sheet connection" }).textContent(), { timeout: 20_000 }).toContain("connected");
+}
+
+/** The Total column of a SKU's row on a clerk's sheet. */
+async function totalOn(page: Page, sku: string): Promise<string | null> {
+  return page.getByRole("table", { name: "Count sheet" }).getByRole("row").filter({ hasText: sku }).getByRole("cell").nth(2).textContent();
 }
 
 async function enter(page: Page, sku: string, zone: string, qty: number): Promise<void> {
@@ -36,7 +68,7 @@ async function enter(page: Page, sku: string, zone: string, qty: number): Promis
 }
 
 describe("a shelf count", () => {
-  it.skipIf(!countsLanded)("merges two clerks' zones, one counted offline, and the manager's approval adjusts availability (needs the counts routes)", async () => {
+  it.skipIf(!countsLanded)("merges two clerks' zones, one counted offline, and the manager's approval adjusts availability (needs the count routes)", async () => {
     const items = [];
     for (const row of await catalog()) {
       if ((await atStore(row.sku, "S004")).onHand >= 3) items.push(row.sku);
@@ -51,17 +83,24 @@ describe("a shelf count", () => {
     const two = await launch();
     browsers.push(one, two);
     const p1 = await one.context.newPage();
+    const cord = await networkCord(two);
     const p2 = await two.context.newPage();
     await joinAsClerk(p1, 1, countId);
     await joinAsClerk(p2, 2, countId);
     await expect.poll(() => p1.locator(".presence").textContent(), { timeout: 20_000 }).toContain("S004-clerk-2");
 
     await enter(p1, a, "front", 2);
-    await two.context.setOffline(true);
+    await cord.cut();
+    await expect.poll(() => p2.getByRole("status", { name: "Count sheet connection" }).textContent(), { timeout: 30_000 }).toMatch(/offline|connecting/);
     await enter(p2, a, "back", 1);
     await enter(p2, b, "back", 1);
-    await two.context.setOffline(false);
-    await expect.poll(() => p1.getByRole("table", { name: "Count sheet" }).textContent(), { timeout: 30_000 }).toContain("S004-clerk-2 in back: 1");
+    // Nothing of it reached the first clerk while the second was offline.
+    expect(await p1.getByRole("table", { name: "Count sheet" }).textContent()).not.toContain("S004-clerk-2 in back");
+    await cord.restore();
+    // Back online, the sheets merge: each clerk's screen shows both zones' entries in the totals.
+    for (const page of [p1, p2]) {
+      await expect.poll(async () => [await totalOn(page, a), await totalOn(page, b)], { timeout: 30_000 }).toEqual(["3", "1"]);
+    }
 
     await p1.getByRole("button", { name: "Submit count" }).click();
     const report = async () => (await api<{ lines: { sku: string; counted: number; variance: number }[] }>("GET", `/v1/counts/${countId}/report`, staff(1))).body;

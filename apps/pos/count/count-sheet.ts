@@ -1,28 +1,11 @@
 /**
- * What the count screen needs from a count sheet (store-client/counts/, `pos.openCount(countId)`),
- * per the counts contract (DESIGN, "Count sheet document"): the clerk's own entry per SKU and zone,
- * the totals, who else is counting, the connection, whether the sheet is frozen. The screen never
- * touches the Yjs document itself.
+ * The count screen's view of a count sheet: the store client's (store-client/counts/) — the clerk's
+ * own entries per SKU and zone, the totals, who else is counting, the connection, whether the sheet
+ * is frozen. The screen never touches the Yjs document itself. The rows it shows are computed here.
  */
+import type { CountSheet } from "../../../store-client/counts/count-sheet";
 
-export type SheetConnection = "connecting" | "connected" | "offline" | "refused";
-
-export interface CountSheet {
-  readonly countId: string;
-  /** Set this clerk's quantity of `sku` in `zone` (the entry "<counterId>:<zone>"). */
-  set(sku: string, zone: string, qty: number): void;
-  /** Counted quantity of a SKU: the sum of every counter's entries. */
-  total(sku: string): number;
-  /** Every entry of a SKU, by "<counterId>:<zone>". */
-  entries(sku: string): Record<string, number>;
-  /** The counters present now (awareness), this clerk included. */
-  presence(): { counterId: string; zone?: string }[];
-  connection(): SheetConnection;
-  frozen(): boolean;
-  /** Be told when anything above may have changed; returns the unsubscribe. */
-  subscribe(listener: () => void): () => void;
-  close(): Promise<void> | void;
-}
+export type { CountSheet, SheetConnection } from "../../../store-client/counts/count-sheet";
 
 /** Opens a count's sheet for a clerk; null where this build has no count client. */
 export type OpenCount = ((countId: string, staffToken: string) => Promise<CountSheet>) | null;
