@@ -37,7 +37,7 @@ export function cartShard(cartId: string): string {
 // reason: as above.
 export const cartCoordinator = (env: Env, cartId: string): CartApi => env.CART.get(env.CART.idFromName(cartShard(cartId))) as unknown as CartApi;
 
-export type CountApi = Methods<CountSession, "init" | "state" | "entries" | "submit" | "beginApproval" | "finishApproval" | "approval" | "storageStats" | "outboxEffects" | "fetch">;
+export type CountApi = Methods<CountSession, "init" | "state" | "entries" | "submit" | "beginApproval" | "finishApproval" | "approval" | "storageStats" | "outboxEffects" | "postAdjustments" | "fetch">;
 
 // reason: as above.
 export const countSession = (env: Env, countId: string): CountApi => env.COUNT.get(env.COUNT.idFromName(countId)) as unknown as CountApi;

@@ -44,12 +44,14 @@ export async function expectedAt(env: Env, countId: string, location: string, sk
   const session = countSession(env, countId);
   const pending = (await pooled(slices(skus, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
   const expected = new Map<string, number>(skus.map((s) => [s, 0]));
+  // CROSS JOIN keeps the SKU list as the outer loop, so each SKU is one index range, whatever the
+  // planner would guess about a million movements.
   for (const part of slices(skus, JSON_SKUS_MAX)) {
     const list = JSON.stringify(part);
     const [balances, after] = await env.DB.batch<{ sku: string; n: number }>([
-      env.DB.prepare("SELECT b.sku AS sku, b.balance AS n FROM json_each(?1) j JOIN balances b ON b.sku = j.value AND b.account = ?2").bind(list, account),
+      env.DB.prepare("SELECT b.sku AS sku, b.balance AS n FROM json_each(?1) j CROSS JOIN balances b ON b.sku = j.value AND b.account = ?2").bind(list, account),
       env.DB.prepare(
-        "SELECT m.sku AS sku, SUM(CASE WHEN m.to_account = ?2 THEN m.qty ELSE -m.qty END) AS n FROM json_each(?1) j JOIN movements m ON m.sku = j.value AND m.occurred_at > ?3 WHERE m.from_account = ?2 OR m.to_account = ?2 GROUP BY m.sku",
+        "SELECT m.sku AS sku, SUM(CASE WHEN m.to_account = ?2 THEN m.qty ELSE -m.qty END) AS n FROM json_each(?1) j CROSS JOIN movements m ON m.sku = j.value AND m.occurred_at > ?3 WHERE m.from_account = ?2 OR m.to_account = ?2 GROUP BY m.sku",
       ).bind(list, account, startedAtMs),
     ]);
     for (const r of balances?.results ?? []) expected.set(r.sku, (expected.get(r.sku) ?? 0) + r.n);

@@ -12,15 +12,16 @@ import { principalOf, verifyToken, type Principal } from "../auth/auth";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 import { Id, json, params, query } from "../http/validate";
-import { countSession, skuAuthority } from "../stubs";
+import { countSession } from "../stubs";
 import type { Adjustment, CountState } from "./count-session";
 import { expectedAt, pendingTerminals, skusAt } from "./count-report";
-import { pooled } from "./fan-out";
+import { OUTBOX_SLICE_MAX, pooled } from "./fan-out";
 
 /** SKUs one count may cover. */
 export const COUNT_SKUS_MAX = 20_000;
 const ZONES_MAX = 50;
-const ADJUST_CONCURRENCY = 32;
+/** Slices of adjustments posted at once (each slice through the count's object, see postAdjustments). */
+const ADJUST_SLICES_AT_ONCE = 4;
 
 const Create = z.strictObject({
   location: Id,
@@ -203,9 +204,10 @@ countRoutes.post("/counts/:countId/approve", allowed("POST /v1/counts/:countId/a
   }
   const final = plan;
   // Every adjustment through its SKU's authority, idempotent by count and SKU: a retry posts nothing twice.
-  const posted = await pooled(final.adjustments, ADJUST_CONCURRENCY, (a) => skuAuthority(c.env, a.sku).adjustForCount({ sku: a.sku, location: row.location, countId: row.id, delta: a.delta, source: `api:${final.approvedBy}` }));
-  const failed = posted.find((o) => !o.ok);
-  if (failed !== undefined && !failed.ok) throw new ProblemError(failed.problem);
+  const slices = chunk(final.adjustments, OUTBOX_SLICE_MAX);
+  const problems = await pooled(slices, ADJUST_SLICES_AT_ONCE, (part) => session.postAdjustments(row.location, part, `api:${final.approvedBy}`));
+  const failed = problems.find((x) => x !== null);
+  if (failed !== undefined && failed !== null) throw new ProblemError(failed);
   const byDelta = new Map(final.adjustments.map((a) => [a.sku, a]));
   const absVariance = final.lines.reduce((n, l) => n + Math.abs(l.variance), 0);
   const statements = [

@@ -22,9 +22,10 @@ import { DurableObject } from "cloudflare:workers";
 import * as Y from "yjs";
 import { effectAsOf, ENTRIES_PER_LINE_MAX, isEntryQty, refuseEntryWrite, type CountShape, type EntryWrite } from "../../ledger/rules/count-sheet";
 import type { Movement } from "../../ledger/rules/movement";
+import type { Env } from "../env";
+import type { Problem } from "../http/problem";
 import { skuAuthority } from "../stubs";
 import { FANOUT_CONCURRENCY, OUTBOX_SLICE_MAX, pooled } from "./fan-out";
-import type { Env } from "../env";
 import { decodeMessage, encodeAwareness, encodeSync, SYNC_STEP1, SYNC_STEP2, SYNC_UPDATE, type AwarenessEntry } from "./sheet-wire";
 
 /** Largest message a socket may send. */
@@ -187,6 +188,20 @@ export class CountSession extends DurableObject<Env> {
     const account = `loc:${location}`;
     const outboxes = await pooled(skus, FANOUT_CONCURRENCY, (sku) => skuAuthority(this.env, sku).unflushedMovements());
     return outboxes.flat().filter((m) => effectAsOf(m, account, asOfMs) !== 0);
+  }
+
+  /**
+   * Post a slice of the approval's adjustments through their authorities (each idempotent by the
+   * count and SKU); sliced like outboxEffects, so an approval of 10,000 lines stays under the
+   * subrequest limit of any one invocation. The first problem, if any, is returned.
+   */
+  async postAdjustments(location: string, adjustments: readonly Adjustment[], source: Movement["source"]): Promise<Problem | null> {
+    if (adjustments.length > OUTBOX_SLICE_MAX) throw new Error(`postAdjustments: at most ${OUTBOX_SLICE_MAX} per call, got ${adjustments.length}`);
+    const countId = this.facts?.countId;
+    if (countId === undefined) throw new Error("postAdjustments: the count does not exist");
+    const posted = await pooled(adjustments, FANOUT_CONCURRENCY, (a) => skuAuthority(this.env, a.sku).adjustForCount({ sku: a.sku, location, countId, delta: a.delta, source }));
+    for (const o of posted) if (!o.ok) return o.problem;
+    return null;
   }
 
   /** Storage figures, for tests and the benchmark: log length and bytes, snapshot bytes, sockets. */
