@@ -102,6 +102,9 @@ describe("a shelf count", () => {
       await expect.poll(async () => [await totalOn(page, a), await totalOn(page, b)], { timeout: 30_000 }).toEqual(["3", "1"]);
     }
 
+    // The clerk who was offline is back among those counting.
+    await expect.poll(() => p1.locator(".presence").textContent(), { timeout: 40_000 }).toContain("S004-clerk-2 (back)");
+    await p1.screenshot({ path: "docs/screenshots/pos-count.png" });
     await p1.getByRole("button", { name: "Submit count" }).click();
     const report = async () => (await api<{ lines: { sku: string; counted: number; variance: number }[] }>("GET", `/v1/counts/${countId}/report`, staff(1))).body;
     await expect.poll(async () => (await report()).lines.map((l) => [l.sku, l.counted]), { timeout: 30_000 }).toEqual([
