@@ -64,6 +64,8 @@ async function snapshot(sku: string) {
 
 /** Sends a request that must be refused, asserts what `check` says of the answer, and that nothing changed. */
 async function refused(sku: string, request: () => Promise<Call>, check: (r: Call) => void): Promise<Call> {
+  // What earlier requests left in the outbox lands first: its flush would change D1 mid-comparison.
+  await settle(sku);
   const before = await snapshot(sku);
   const r = await request();
   check(r);
