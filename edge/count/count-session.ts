@@ -84,6 +84,9 @@ export class CountSession extends DurableObject<Env> {
   private facts: CountFacts | null = null;
   private shape: CountShape = { skus: new Set(), zones: new Set() };
   private docBytes = 0;
+  /** The log's length and bytes, kept beside it so an append does not count the table. */
+  private logUpdates = 0;
+  private logBytes = 0;
   /** Per socket, updates that arrived before what they depend on (in memory: a reconnect resyncs them). */
   private readonly waiting = new WeakMap<WebSocket, Uint8Array[]>();
 
@@ -359,7 +362,10 @@ export class CountSession extends DurableObject<Env> {
     this.doc = new Y.Doc();
     this.docBytes = 0;
     const snap = this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM snapshot WHERE id = 1").toArray()[0];
-    const parts = [...(snap === undefined ? [] : [snap.data]), ...this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM updates ORDER BY seq").toArray().map((r) => r.data)];
+    const log = this.sql.exec<{ data: ArrayBuffer }>("SELECT data FROM updates ORDER BY seq").toArray().map((r) => r.data);
+    this.logUpdates = log.length;
+    this.logBytes = log.reduce((n, d) => n + d.byteLength, 0);
+    const parts = [...(snap === undefined ? [] : [snap.data]), ...log];
     this.doc.transact(() => {
       for (const p of parts) {
         Y.applyUpdate(this.doc, new Uint8Array(p));
@@ -378,12 +384,15 @@ export class CountSession extends DurableObject<Env> {
   private appendLog(update: Uint8Array): void {
     this.sql.exec("INSERT INTO updates (data) VALUES (?)", update);
     this.docBytes += update.byteLength;
-    const log = this.sql.exec<{ n: number; b: number | null }>("SELECT COUNT(*) AS n, SUM(LENGTH(data)) AS b FROM updates").one();
-    if (log.n >= LOG_UPDATES_MAX || (log.b ?? 0) >= LOG_BYTES_MAX) {
+    this.logUpdates += 1;
+    this.logBytes += update.byteLength;
+    if (this.logUpdates >= LOG_UPDATES_MAX || this.logBytes >= LOG_BYTES_MAX) {
       const snapshot = Y.encodeStateAsUpdate(this.doc);
       this.sql.exec("INSERT OR REPLACE INTO snapshot (id, data) VALUES (1, ?)", snapshot);
       this.sql.exec("DELETE FROM updates");
       this.docBytes = snapshot.byteLength;
+      this.logUpdates = 0;
+      this.logBytes = 0;
     }
   }
 
