@@ -7,6 +7,7 @@
 import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { CountSession } from "./count/count-session";
 import type { Env } from "./env";
+import { fnv1a } from "./hash";
 import type { SkuAuthority } from "./sku/sku-authority";
 
 type Methods<T, K extends keyof T> = { [P in K]: T[P] };
@@ -24,14 +25,8 @@ export const skuAuthority = (env: Env, sku: string): SkuApi => env.SKU.get(env.S
  */
 export const CART_SHARDS = 256;
 
-/** FNV-1a: small, fast and stable, which is all a shard choice needs. */
 export function cartShard(cartId: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < cartId.length; i++) {
-    h ^= cartId.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return `carts-${h % CART_SHARDS}`;
+  return `carts-${fnv1a(cartId) % CART_SHARDS}`;
 }
 
 // reason: as above.

@@ -31,6 +31,7 @@ import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
+import { fnv1a } from "../hash";
 import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
 import { d1Sink, type LedgerSink } from "./ledger-sink";
@@ -73,6 +74,17 @@ const FLUSH_EVENTS_MAX = 1000;
 const FLUSH_BACKOFF_MAX_MS = 30_000;
 
 /**
+ * Capped exponential backoff with jitter, so that SKUs failing together do not retry together. The
+ * jitter comes from the SKU and the attempt rather than a random source: it spreads SKUs just as
+ * well, and a run replayed from its seed retries at the same instants.
+ */
+export function flushRetryDelayMs(sku: string, failuresInRow: number): number {
+  const backoffMs = Math.min(FLUSH_BACKOFF_MAX_MS, FLUSH_DELAY_MS * 2 ** failuresInRow);
+  const jitter = fnv1a(`${sku}#${failuresInRow}`) / 2 ** 32;
+  return Math.round(backoffMs * (0.5 + jitter / 2));
+}
+
+/**
  * TEST-ONLY planted bugs, for the simulation to prove it catches them (test/edge/sim/planted-bugs.test.ts).
  * Set only through `runInDurableObject`; no request can reach the field, and it is "none" otherwise.
  * - no-dedupe: terminal ops are neither looked up nor remembered by name (I3).
@@ -94,6 +106,8 @@ interface Ready {
 export class SkuAuthority extends DurableObject<Env> {
   /** The clock. Tests move it forward to expire holds without waiting. */
   now: () => number = () => Date.now();
+  /** When a failed flush is tried again. Replays name their SKUs differently and pin the jitter to the name they share. */
+  retryDelayMs: (sku: string, failuresInRow: number) => number = flushRetryDelayMs;
   /** Where flushes land. Tests replace it to inject ledger failures. */
   ledger: LedgerSink;
   readonly flushStats: FlushStats = { batches: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0, lagsMs: [] };
@@ -526,8 +540,7 @@ export class SkuAuthority extends DurableObject<Env> {
       // Handled: the rows stay in the outbox and the next attempt comes after a backoff.
       this.flushFailuresInRow += 1;
       this.flushStats.failures += 1;
-      const backoffMs = Math.min(FLUSH_BACKOFF_MAX_MS, FLUSH_DELAY_MS * 2 ** this.flushFailuresInRow);
-      this.flushAtMs = this.now() + Math.round(backoffMs * (0.5 + Math.random() / 2));
+      this.flushAtMs = this.now() + this.retryDelayMs(sku, this.flushFailuresInRow);
       console.warn(`sku ${sku}: ledger flush failed (${this.flushFailuresInRow} in a row), retrying in ${this.flushAtMs - this.now()} ms`, error);
       return "failed";
     }

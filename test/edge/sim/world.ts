@@ -9,7 +9,7 @@
  */
 import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import type { LedgerSink } from "../../../edge/sku/ledger-sink";
-import type { PlantedBug, SkuAuthority } from "../../../edge/sku/sku-authority";
+import { flushRetryDelayMs, type PlantedBug, type SkuAuthority } from "../../../edge/sku/sku-authority";
 import { inSku, skuStub, token } from "../helpers";
 import { Lost, Network, type Answer, type FaultRates, type Wire } from "./network";
 
@@ -109,6 +109,8 @@ export class World {
       if (this.prepared.has(sku)) continue;
       await inSku(sku, (instance) => {
         instance.now = () => this.nowMs;
+        // Two attempts of one seed differ only in their ids' prefix; their retries come at the same instants.
+        instance.retryDelayMs = (name, failuresInRow) => flushRetryDelayMs(name.replaceAll(this.rid, ""), failuresInRow);
         instance.plantedBug = this.plantedBug;
         instance.ledger = this.sink(sku, instance.ledger);
       });
