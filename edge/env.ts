@@ -1,6 +1,7 @@
 import type { StockEvent } from "../ledger/rules/events";
 import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { CountSession } from "./count/count-session";
+import type { OutboxRegistry } from "./sku/outbox-registry";
 import type { SkuAuthority } from "./sku/sku-authority";
 
 /** The Worker's bindings (wrangler.toml) and secrets (`.dev.vars` locally, `wrangler secret` remotely). */
@@ -9,6 +10,8 @@ export interface Env {
   readonly CART: DurableObjectNamespace<CartCoordinator>;
   /** One CountSession per shelf count (edge/count/). */
   readonly COUNT: DurableObjectNamespace<CountSession>;
+  /** Which SKU authorities may have movements not yet in D1 (edge/sku/outbox-registry.ts). */
+  readonly OUTBOX: DurableObjectNamespace<OutboxRegistry>;
   readonly DB: D1Database;
   /** The changefeed Queue: every event, published after it landed in D1. */
   readonly CHANGES: Queue<StockEvent>;

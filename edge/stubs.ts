@@ -8,6 +8,8 @@ import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { CountSession } from "./count/count-session";
 import type { Env } from "./env";
 import { fnv1a } from "./hash";
+import type { OutboxRegistry } from "./sku/outbox-registry";
+import { registryShard } from "./sku/outbox-registry";
 import type { SkuAuthority } from "./sku/sku-authority";
 
 type Methods<T, K extends keyof T> = { [P in K]: T[P] };
@@ -36,3 +38,8 @@ export type CountApi = Methods<CountSession, "init" | "state" | "entries" | "sub
 
 // reason: as above.
 export const countSession = (env: Env, countId: string): CountApi => env.COUNT.get(env.COUNT.idFromName(countId)) as unknown as CountApi;
+
+export type RegistryApi = Methods<OutboxRegistry, "join" | "leave" | "listedAmong" | "members">;
+
+// reason: as above. The registry shard that lists `sku` (edge/sku/outbox-registry.ts).
+export const outboxRegistry = (env: Env, sku: string): RegistryApi => env.OUTBOX.get(env.OUTBOX.idFromName(registryShard(sku))) as unknown as RegistryApi;

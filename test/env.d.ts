@@ -6,6 +6,7 @@ declare namespace Cloudflare {
     readonly SKU: WorkerEnv["SKU"];
     readonly CART: WorkerEnv["CART"];
     readonly COUNT: WorkerEnv["COUNT"];
+    readonly OUTBOX: WorkerEnv["OUTBOX"];
     readonly DB: WorkerEnv["DB"];
     readonly CHANGES: WorkerEnv["CHANGES"];
     readonly AUTH_SECRET: string;

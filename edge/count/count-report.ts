@@ -7,8 +7,11 @@
  *               + what movements still in the authority's outbox, occurredAt at or before the start, do to it.
  *
  * Only movements after the start are read (the `movements_sku_occurred` index, one range per SKU),
- * never the whole ledger. The outbox part asks every SKU's authority (bounded concurrency); a
- * movement that lands between that answer and the D1 read is in both, and is counted once by id.
+ * never the whole ledger. The outbox part asks only the authorities the outbox registry lists
+ * (edge/sku/outbox-registry.ts): an authority joins it before it commits a movement and leaves
+ * only once its outbox has been empty for a while, so an unlisted SKU has all its acknowledged
+ * movements in D1 already. Order: registry, then the listed authorities, then D1. A movement that
+ * lands between an authority's answer and the D1 read is in both, and is counted once by id.
  *
  * Provisional: a terminal of the store that has not synced since before the start may hold sales
  * from before it, which would lower `expected`; the report names those terminals until they sync.
@@ -16,7 +19,8 @@
 import { effectAsOf, isPendingTerminal } from "../../ledger/rules/count-sheet";
 import type { Movement } from "../../ledger/rules/movement";
 import type { Env } from "../env";
-import { countSession } from "../stubs";
+import { registryShard } from "../sku/outbox-registry";
+import { countSession, outboxRegistry } from "../stubs";
 import { OUTBOX_SLICE_MAX, pooled } from "./fan-out";
 
 /** Slices of SKUs asked at once. */
@@ -36,13 +40,28 @@ function slices<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
+/** Which of `skus` the outbox registry lists: one question per registry shard, all at once. */
+export async function listedInOutboxes(env: Env, skus: readonly string[]): Promise<string[]> {
+  const byShard = new Map<string, string[]>();
+  for (const sku of skus) {
+    const shard = registryShard(sku);
+    const group = byShard.get(shard);
+    if (group === undefined) byShard.set(shard, [sku]);
+    else group.push(sku);
+  }
+  const listed = await Promise.all([...byShard.values()].map((group) => outboxRegistry(env, group[0] ?? "").listedAmong(group)));
+  return listed.flat();
+}
+
 /** Expected units per SKU at `location` as of `startedAtMs` (I8). */
 export async function expectedAt(env: Env, countId: string, location: string, skus: readonly string[], startedAtMs: number): Promise<Map<string, number>> {
   const account = `loc:${location}`;
   // The outboxes first: whatever lands after this answer is also in the D1 read below, and is
-  // dropped there by id. Asked through the count's object, a slice per call (see outboxEffects).
+  // dropped there by id. Only listed SKUs are asked, through the count's object, a slice per call
+  // (see outboxEffects).
   const session = countSession(env, countId);
-  const pending = (await pooled(slices(skus, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
+  const listed = await listedInOutboxes(env, skus);
+  const pending = (await pooled(slices(listed, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
   const expected = new Map<string, number>(skus.map((s) => [s, 0]));
   // CROSS JOIN keeps the SKU list as the outer loop, so each SKU is one index range, whatever the
   // planner would guess about a million movements.

@@ -32,6 +32,7 @@ import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
 import { fnv1a } from "../hash";
+import { outboxRegistry } from "../stubs";
 import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
 import { d1Sink, type LedgerSink } from "./ledger-sink";
@@ -52,6 +53,7 @@ import {
   type TransferView,
   type WriteOffOutput,
 } from "./sku-api";
+import { OutboxListing } from "./outbox-listing";
 import { SkuStorage } from "./sku-storage";
 
 /** How long the answer to an Idempotency-Key is kept. */
@@ -117,6 +119,9 @@ export class SkuAuthority extends DurableObject<Env> {
   private plantedDeferred: { id: string; body: string }[] = [];
 
   private readonly store: SkuStorage;
+  private readonly listing: OutboxListing;
+  /** How many times a report asked for the outbox since this instance started (tests, benchmarks). */
+  outboxReads = 0;
   private readonly directory: Directory;
   private alarmAtMs: number | null | undefined;
   /** When the outbox should next be flushed; null when it is empty as far as this instance knows. */
@@ -126,10 +131,12 @@ export class SkuAuthority extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SkuStorage(ctx.storage.sql);
+    this.listing = new OutboxListing(this.store, (sku) => outboxRegistry(env, sku));
     this.directory = new Directory(env.DB);
     this.ledger = d1Sink(env.DB, env.CHANGES);
     // After a restart, anything left in the outbox is due at once.
     this.flushAtMs = this.store.hasUnflushed() ? this.now() : null;
+    if (this.flushAtMs === null) this.listing.emptied(this.now());
   }
 
   async availability(sku: string): Promise<Result<{ availability: Availability }>> {
@@ -261,6 +268,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Second phase: each live hold becomes a sale (`loc → customer`); a committed one stays committed. */
   async commit(req: { sku: string; orderId: string; holdIds: readonly string[]; source: MovementSource }): Promise<{ outcomes: CommitOutcome[] }> {
+    await this.listing.ensure(req.sku, this.now());
     const ready = await this.ready(req.sku);
     const nowMs = ready.ok ? ready.ready.nowMs : this.now();
     const outcomes = this.ctx.storage.transactionSync(() => {
@@ -288,6 +296,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Units arrive at a location. With an Idempotency-Key, the same receipt twice lands once. */
   async receive(input: ReceiptInput): Promise<Result<{ replayed: boolean; receipt: ReceiptOutput }>> {
+    await this.listing.ensure(input.sku, this.now());
     const ready = await this.ready(input.sku, [input.location]);
     if (!ready.ok) return ready;
     const r = ready.ready;
@@ -309,6 +318,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Stock leaves `from` for `to`: `loc:from → transit:<id>`, at neither location until received. */
   async transferOut(input: { sku: string; from: string; to: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView }>> {
+    await this.listing.ensure(input.sku, this.now());
     const ready = await this.ready(input.sku, [input.from, input.to]);
     if (!ready.ok) return ready;
     const r = ready.ready;
@@ -333,6 +343,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** The transfer arrives: `transit → loc:to` for what came, `transit → shrink:lost` for the rest. */
   async receiveTransfer(input: { sku: string; transferId: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView; movementIds: string[] }>> {
+    await this.listing.ensure(input.sku, this.now());
     const ready = await this.ready(input.sku);
     if (!ready.ok) return ready;
     const r = ready.ready;
@@ -364,6 +375,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Units leave stock for shrink (damaged, lost, stolen, expired). Held units cannot be written off. */
   async writeOff(input: { sku: string; location: string; qty: number; reason: ShrinkReason; lot: string | null; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; writeOff: WriteOffOutput }>> {
+    await this.listing.ensure(input.sku, this.now());
     const ready = await this.ready(input.sku, [input.location]);
     if (!ready.ok) return ready;
     const r = ready.ready;
@@ -401,6 +413,7 @@ export class SkuAuthority extends DurableObject<Env> {
    * holds uncovered re-sources or marks them, and says so in its result and the changefeed.
    */
   async applyTerminalOps(req: { sku: string; terminalId: string; incarnation?: string | null; location: string; ops: readonly TerminalOp[] }): Promise<{ results: TerminalOpResult[] }> {
+    await this.listing.ensure(req.sku, this.now());
     const ready = await this.ready(req.sku, [req.location]);
     if (!ready.ok) {
       const body = problemBody(ready.problem);
@@ -455,6 +468,7 @@ export class SkuAuthority extends DurableObject<Env> {
    * A missing-units adjustment is a fact like a store sale (I2): it may leave holds short.
    */
   async adjustForCount(input: { sku: string; location: string; countId: string; delta: number; source: MovementSource }): Promise<Result<{ replayed: boolean; movementId: string | null }>> {
+    await this.listing.ensure(input.sku, this.now());
     const ready = await this.ready(input.sku, [input.location]);
     if (!ready.ok) return ready;
     const r = ready.ready;
@@ -485,6 +499,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Movements not yet in D1 (the outbox), read without touching anything: a count's report adds them (I8). */
   async unflushedMovements(): Promise<Movement[]> {
+    this.outboxReads += 1;
     return this.store.unflushed().movements;
   }
 
@@ -511,6 +526,7 @@ export class SkuAuthority extends DurableObject<Env> {
       this.store.forgetEndedHoldsBefore(nowMs - ENDED_HOLD_RETENTION_MS);
     });
     if (this.flushAtMs !== null && this.flushAtMs <= nowMs) await this.flush();
+    if (r !== null) await this.listing.leaveIfDue(r.sku, nowMs, !this.store.hasUnflushed());
     await this.schedule();
   }
 
@@ -529,6 +545,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const batch = this.store.flushBatch(FLUSH_MOVEMENTS_MAX, FLUSH_EVENTS_MAX);
     if (sku === undefined || (batch.movements.length === 0 && batch.events.length === 0 && batch.transfers.length === 0)) {
       this.flushAtMs = null;
+      this.listing.emptied(this.now());
       return "idle";
     }
     const landedAtMs = this.now();
@@ -555,6 +572,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const full = batch.movements.length >= FLUSH_MOVEMENTS_MAX || batch.events.length >= FLUSH_EVENTS_MAX;
     const more = this.store.hasUnflushed();
     this.flushAtMs = !more ? null : full ? this.now() : this.now() + FLUSH_DELAY_MS;
+    if (!more) this.listing.emptied(this.now());
     return more ? "more" : "idle";
   }
 
@@ -583,6 +601,8 @@ export class SkuAuthority extends DurableObject<Env> {
     const unknown = named.find((l) => !directory.has(l));
     if (unknown !== undefined) return { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
     if (this.store.meta("sku") === undefined) this.store.setMeta("sku", sku);
+    // A perishable SKU's lots may expire within any request (expire): a movement, so listed first.
+    if (facts.perishable) await this.listing.ensure(sku, nowMs);
     return { ok: true, ready: { sku, facts, directory, nowMs } };
   }
 
@@ -747,7 +767,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const lotDate = this.store.earliestLotExpiry();
     const lotExpiry = lotDate === undefined ? undefined : expiryInstantMs(lotDate);
     const oldest = this.store.oldestDedupe();
-    const candidates = [expiry, lotExpiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS, this.flushAtMs ?? undefined].filter(
+    const candidates = [expiry, lotExpiry, oldest === undefined ? undefined : oldest + DEDUPE_RETENTION_MS, this.flushAtMs ?? undefined, this.listing.leaveAtMs ?? undefined].filter(
       (t): t is number => t !== undefined && !(t === lotExpiry && t <= this.now() - 1000),
     );
     if (candidates.length === 0) return;
