@@ -20,6 +20,8 @@ export class OutboxListing {
   constructor(
     private readonly store: SkuStorage,
     private readonly registry: (sku: string) => Pick<RegistryApi, "join" | "leave">,
+    /** TEST-ONLY: the authority's planted "unlisted-outbox" bug (see PlantedBug). */
+    private readonly plantedSkip: () => boolean = () => false,
   ) {}
 
   listedEpoch(): number | null {
@@ -30,7 +32,7 @@ export class OutboxListing {
   /** Listed before this returns; call before any change that may write a movement. Throws if the registry cannot be reached (the change is then not made). */
   async ensure(sku: string, nowMs: number): Promise<void> {
     this.leaveAtMs = null;
-    if (this.listedEpoch() !== null) return;
+    if (this.listedEpoch() !== null || this.plantedSkip()) return;
     // Requests arriving while the join is in flight wait for the same join.
     this.joining ??= (async () => {
       const epoch = Number(this.store.meta("outbox_epoch") ?? "0") + 1;

@@ -93,8 +93,9 @@ export function flushRetryDelayMs(sku: string, failuresInRow: number): number {
  * - outbox-outside-transaction: movements reach the outbox in a later write, after an await; a
  *   restart in between loses them (I4, I5).
  * - expire-twice: an expired hold's units are given back twice (I6, then I1).
+ * - unlisted-outbox: movements are made without joining the outbox registry first (I8).
  */
-export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "expire-twice";
+export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "expire-twice" | "unlisted-outbox";
 
 /** What every request needs before deciding: the SKU's facts, the location directory, the time. */
 interface Ready {
@@ -131,7 +132,7 @@ export class SkuAuthority extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new SkuStorage(ctx.storage.sql);
-    this.listing = new OutboxListing(this.store, (sku) => outboxRegistry(env, sku));
+    this.listing = new OutboxListing(this.store, (sku) => outboxRegistry(env, sku), () => this.plantedBug === "unlisted-outbox");
     this.directory = new Directory(env.DB);
     this.ledger = d1Sink(env.DB, env.CHANGES);
     // After a restart, anything left in the outbox is due at once.

@@ -8,8 +8,10 @@ import type { Terminal } from "./actors";
 import type { Delivery } from "./network";
 import type { World } from "./world";
 import { adminToken } from "../helpers";
+import type { Env } from "../../../edge/env";
+import { outboxRegistry } from "../../../edge/stubs";
 
-export type Invariant = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "changefeed" | "local-stock";
+export type Invariant = "I1" | "I2" | "I3" | "I4" | "I5" | "I6" | "I7" | "I8" | "changefeed" | "local-stock";
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -24,6 +26,7 @@ export const INVARIANT_NAMES: Record<Invariant, string> = {
   I5: "every acknowledged op and movement is in the ledger",
   I6: "every hold ends once",
   I7: "no 5xx",
+  I8: "an authority with movements not yet in D1 is in the outbox registry (a count's report asks it)",
   changefeed: "the changefeed is gapless per SKU",
   "local-stock": "a synced terminal's local stock is the edge's",
 };
@@ -55,6 +58,19 @@ export function readStorage(w: World, sku: string): Promise<Storage> {
     const next = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'next_event_seq'").toArray()[0]?.value;
     return { balances: instance.inspect().balances, held, activeByLocation: active, holds, nextEventSeq: Number(next ?? "1") };
   });
+}
+
+/** I8's precondition, after every step: a SKU whose outbox holds movements is listed in the registry. */
+export async function checkListed(w: World): Promise<Violation[]> {
+  const out: Violation[] = [];
+  for (const sku of w.skus) {
+    const waiting = await w.inSku(sku, (_, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM outbox").one().n);
+    if (waiting === 0) continue;
+    // reason: the test env carries the Worker's bindings (test/env.d.ts).
+    const listed = await outboxRegistry(env as unknown as Env, sku).listedAmong([sku]);
+    if (!listed.includes(sku)) out.push({ invariant: "I8", detail: `${sku} has ${waiting} outbox rows but is not in the outbox registry` });
+  }
+  return out;
 }
 
 /** I6: the units a location holds are exactly those of its active holds (each end applied once). */

@@ -20,6 +20,7 @@ const cases: { bug: Exclude<PlantedBug, "none">; breaks: Invariant[]; what: stri
   { bug: "no-dedupe", breaks: ["I3"], what: "terminal ops applied again when pushed again" },
   { bug: "outbox-outside-transaction", breaks: ["I4", "I5"], what: "movements written to the outbox after the balances, lost by a restart in between" },
   { bug: "expire-twice", breaks: ["I6", "I1"], what: "an expired hold's units given back twice" },
+  { bug: "unlisted-outbox", breaks: ["I8"], what: "movements made without joining the outbox registry first" },
 ];
 
 for (const c of cases) {

@@ -18,7 +18,7 @@ import { env } from "cloudflare:test";
 import { drizzle } from "drizzle-orm/d1";
 import { locations as locationsTable, regions, skus as skusTable } from "../../../ledger/schema";
 import { Environment, Shopper, Staff, Terminal, type Actor, type Step } from "./actors";
-import { checkAtRest, checkGrant, INVARIANT_NAMES, type Invariant, type Violation } from "./checks";
+import { checkAtRest, checkGrant, checkListed, INVARIANT_NAMES, type Invariant, type Violation } from "./checks";
 import { CALM, type FaultKind, type FaultRates } from "./network";
 import { World, type LocationSpec, type ObjectFaultKind } from "./world";
 
@@ -131,6 +131,7 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
       } catch (error) {
         found({ invariant: "I7", detail: `step ${i} threw ${describe(error)}` }, i);
       }
+      for (const v of await checkListed(w)) found(v, i);
     }
   } catch (error) {
     found({ invariant: "I7", detail: `the run threw ${describe(error)}` }, w.step);
