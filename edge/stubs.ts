@@ -41,5 +41,8 @@ export const countSession = (env: Env, countId: string): CountApi => env.COUNT.g
 
 export type RegistryApi = Methods<OutboxRegistry, "join" | "leave" | "listedAmong" | "members">;
 
-// reason: as above. The registry shard that lists `sku` (edge/sku/outbox-registry.ts).
-export const outboxRegistry = (env: Env, sku: string): RegistryApi => env.OUTBOX.get(env.OUTBOX.idFromName(registryShard(sku))) as unknown as RegistryApi;
+// reason: as above. One shard of the outbox registry (edge/sku/outbox-registry.ts), by name.
+export const outboxRegistryShard = (env: Env, shard: string): RegistryApi => env.OUTBOX.get(env.OUTBOX.idFromName(shard)) as unknown as RegistryApi;
+
+/** The registry shard that lists `sku`. */
+export const outboxRegistry = (env: Env, sku: string): RegistryApi => outboxRegistryShard(env, registryShard(sku));

@@ -20,7 +20,8 @@ import { effectAsOf, isPendingTerminal } from "../../ledger/rules/count-sheet";
 import type { Movement } from "../../ledger/rules/movement";
 import type { Env } from "../env";
 import { registryShard } from "../sku/outbox-registry";
-import { countSession, outboxRegistry } from "../stubs";
+import { chunks } from "../chunks";
+import { countSession, outboxRegistryShard } from "../stubs";
 import { OUTBOX_SLICE_MAX, pooled } from "./fan-out";
 
 /** Slices of SKUs asked at once. */
@@ -34,12 +35,6 @@ export interface PendingTerminal {
   readonly lastSyncAt: string;
 }
 
-function slices<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 /** Which of `skus` the outbox registry lists: one question per registry shard, all at once. */
 export async function listedInOutboxes(env: Env, skus: readonly string[]): Promise<string[]> {
   const byShard = new Map<string, string[]>();
@@ -49,7 +44,7 @@ export async function listedInOutboxes(env: Env, skus: readonly string[]): Promi
     if (group === undefined) byShard.set(shard, [sku]);
     else group.push(sku);
   }
-  const listed = await Promise.all([...byShard.values()].map((group) => outboxRegistry(env, group[0] ?? "").listedAmong(group)));
+  const listed = await Promise.all([...byShard].map(([shard, group]) => outboxRegistryShard(env, shard).listedAmong(group)));
   return listed.flat();
 }
 
@@ -61,11 +56,11 @@ export async function expectedAt(env: Env, countId: string, location: string, sk
   // (see outboxEffects).
   const session = countSession(env, countId);
   const listed = await listedInOutboxes(env, skus);
-  const pending = (await pooled(slices(listed, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
+  const pending = (await pooled(chunks(listed, OUTBOX_SLICE_MAX), SLICES_AT_ONCE, (part) => session.outboxEffects(location, part, startedAtMs))).flat();
   const expected = new Map<string, number>(skus.map((s) => [s, 0]));
   // CROSS JOIN keeps the SKU list as the outer loop, so each SKU is one index range, whatever the
   // planner would guess about a million movements.
-  for (const part of slices(skus, JSON_SKUS_MAX)) {
+  for (const part of chunks(skus, JSON_SKUS_MAX)) {
     const list = JSON.stringify(part);
     const [balances, after] = await env.DB.batch<{ sku: string; n: number }>([
       env.DB.prepare("SELECT b.sku AS sku, b.balance AS n FROM json_each(?1) j CROSS JOIN balances b ON b.sku = j.value AND b.account = ?2").bind(list, account),
@@ -78,7 +73,7 @@ export async function expectedAt(env: Env, countId: string, location: string, sk
   }
   if (pending.length > 0) {
     const landed = new Set<string>();
-    for (const part of slices(pending.map((m) => m.id), JSON_SKUS_MAX)) {
+    for (const part of chunks(pending.map((m) => m.id), JSON_SKUS_MAX)) {
       const rows = await env.DB.prepare("SELECT id FROM movements WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(part)).all<{ id: string }>();
       for (const r of rows.results) landed.add(r.id);
     }

@@ -16,6 +16,7 @@ import { countSession } from "../stubs";
 import type { Adjustment, CountState } from "./count-session";
 import { expectedAt, pendingTerminals, skusAt } from "./count-report";
 import { OUTBOX_SLICE_MAX, pooled } from "./fan-out";
+import { chunks } from "../chunks";
 
 /** SKUs one count may cover. */
 export const COUNT_SKUS_MAX = 20_000;
@@ -204,14 +205,14 @@ countRoutes.post("/counts/:countId/approve", allowed("POST /v1/counts/:countId/a
   }
   const final = plan;
   // Every adjustment through its SKU's authority, idempotent by count and SKU: a retry posts nothing twice.
-  const slices = chunk(final.adjustments, OUTBOX_SLICE_MAX);
+  const slices = chunks(final.adjustments, OUTBOX_SLICE_MAX);
   const problems = await pooled(slices, ADJUST_SLICES_AT_ONCE, (part) => session.postAdjustments(row.location, part, `api:${final.approvedBy}`));
   const failed = problems.find((x) => x !== null);
   if (failed !== undefined && failed !== null) throw new ProblemError(failed);
   const byDelta = new Map(final.adjustments.map((a) => [a.sku, a]));
   const absVariance = final.lines.reduce((n, l) => n + Math.abs(l.variance), 0);
   const statements = [
-    ...chunk(final.lines, 16).map((part) =>
+    ...chunks(final.lines, 16).map((part) =>
       c.env.DB.prepare(`INSERT OR IGNORE INTO count_lines (count_id, sku, counted, expected, variance, movement_id) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`).bind(
         ...part.flatMap((l) => [row.id, l.sku, l.counted, l.expected, l.variance, byDelta.get(l.sku)?.movementId ?? null]),
       ),
@@ -229,11 +230,6 @@ countRoutes.post("/counts/:countId/approve", allowed("POST /v1/counts/:countId/a
   return c.json({ adjustments: final.adjustments });
 });
 
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /**
  * The sheet's WebSocket. Browsers cannot set headers on a WebSocket, so the token may come as the

@@ -13,6 +13,7 @@
 import type { StockEvent } from "../../ledger/rules/events";
 import type { Movement } from "../../ledger/rules/movement";
 import type { Transfer } from "../../ledger/rules/transfers";
+import { chunks } from "../chunks";
 
 export interface LedgerBatch {
   readonly movements: readonly Movement[];
@@ -27,12 +28,6 @@ export interface LedgerSink {
 
 const D1_PARAMS_MAX = 100;
 const QUEUE_BATCH_MAX = 100;
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 function multiInsert<T>(db: D1Database, head: string, tail: string, columns: number, rows: readonly T[], values: (row: T) => unknown[]): D1PreparedStatement[] {
   const placeholders = `(${Array.from({ length: columns }, () => "?").join(", ")})`;

@@ -16,30 +16,31 @@ export class OutboxListing {
   /** When to leave, if the outbox is still empty then; null when no leave is due. */
   leaveAtMs: number | null = null;
   private joining: Promise<void> | null = null;
+  /** The epoch listed under (the `outbox_listed` meta row, read once: this object is its only writer). */
+  private listed: number | null;
 
   constructor(
     private readonly store: SkuStorage,
     private readonly registry: (sku: string) => Pick<RegistryApi, "join" | "leave">,
     /** TEST-ONLY: the authority's planted "unlisted-outbox" bug (see PlantedBug). */
     private readonly plantedSkip: () => boolean = () => false,
-  ) {}
-
-  listedEpoch(): number | null {
-    const v = this.store.meta("outbox_listed");
-    return v === undefined ? null : Number(v);
+  ) {
+    const v = store.meta("outbox_listed");
+    this.listed = v === undefined ? null : Number(v);
   }
 
   /** Listed before this returns; call before any change that may write a movement. Throws if the registry cannot be reached (the change is then not made). */
-  async ensure(sku: string, nowMs: number): Promise<void> {
+  async ensure(sku: string): Promise<void> {
     this.leaveAtMs = null;
-    if (this.listedEpoch() !== null || this.plantedSkip()) return;
+    if (this.listed !== null || this.plantedSkip()) return;
     // Requests arriving while the join is in flight wait for the same join.
     this.joining ??= (async () => {
       const epoch = Number(this.store.meta("outbox_epoch") ?? "0") + 1;
       this.store.setMeta("outbox_epoch", String(epoch));
       try {
-        await this.registry(sku).join(sku, epoch, nowMs);
+        await this.registry(sku).join(sku, epoch);
         this.store.setMeta("outbox_listed", String(epoch));
+        this.listed = epoch;
       } finally {
         this.joining = null;
       }
@@ -49,17 +50,18 @@ export class OutboxListing {
 
   /** The outbox just emptied: leave after the linger, unless a movement comes first. */
   emptied(nowMs: number): void {
-    if (this.listedEpoch() !== null && this.joining === null) this.leaveAtMs = nowMs + OUTBOX_LINGER_MS;
+    if (this.listed !== null && this.joining === null) this.leaveAtMs = nowMs + OUTBOX_LINGER_MS;
   }
 
   /** From the alarm: leave if due and the outbox is still empty. A failed leave only costs a report one question. */
   async leaveIfDue(sku: string, nowMs: number, outboxEmpty: boolean): Promise<void> {
     if (this.leaveAtMs === null || this.leaveAtMs > nowMs) return;
     this.leaveAtMs = null;
-    const epoch = this.listedEpoch();
+    const epoch = this.listed;
     if (epoch === null || !outboxEmpty || this.joining !== null) return;
     // Unlisted here first: a movement from now on joins again under a newer epoch, which this leave cannot remove.
     this.store.deleteMeta("outbox_listed");
+    this.listed = null;
     try {
       await this.registry(sku).leave(sku, epoch);
     } catch (error) {

@@ -23,37 +23,29 @@ export const registryShard = (sku: string): string => `outbox-${fnv1a(sku) % OUT
 export class OutboxRegistry extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS listed (sku TEXT PRIMARY KEY, epoch INTEGER NOT NULL, since_ms INTEGER NOT NULL) WITHOUT ROWID");
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS listed_skus (sku TEXT PRIMARY KEY, epoch INTEGER NOT NULL) WITHOUT ROWID");
   }
 
   /** The authority of `sku` may have unflushed movements from now on. */
-  async join(sku: string, epoch: number, nowMs: number): Promise<void> {
-    this.ctx.storage.sql.exec(
-      "INSERT INTO listed (sku, epoch, since_ms) VALUES (?, ?, ?) ON CONFLICT (sku) DO UPDATE SET epoch = MAX(epoch, excluded.epoch), since_ms = CASE WHEN excluded.epoch > epoch THEN excluded.since_ms ELSE since_ms END",
-      sku,
-      epoch,
-      nowMs,
-    );
+  async join(sku: string, epoch: number): Promise<void> {
+    this.ctx.storage.sql.exec("INSERT INTO listed_skus (sku, epoch) VALUES (?, ?) ON CONFLICT (sku) DO UPDATE SET epoch = MAX(epoch, excluded.epoch)", sku, epoch);
   }
 
   /** Every movement the authority listed under `epoch` is in D1; a later join stays. */
   async leave(sku: string, epoch: number): Promise<void> {
-    this.ctx.storage.sql.exec("DELETE FROM listed WHERE sku = ? AND epoch <= ?", sku, epoch);
+    this.ctx.storage.sql.exec("DELETE FROM listed_skus WHERE sku = ? AND epoch <= ?", sku, epoch);
   }
 
   /** Which of `skus` are listed. */
   async listedAmong(skus: readonly string[]): Promise<string[]> {
     return this.ctx.storage.sql
-      .exec<{ sku: string }>("SELECT l.sku AS sku FROM json_each(?) j CROSS JOIN listed l ON l.sku = j.value", JSON.stringify(skus))
+      .exec<{ sku: string }>("SELECT l.sku AS sku FROM json_each(?) j CROSS JOIN listed_skus l ON l.sku = j.value", JSON.stringify(skus))
       .toArray()
       .map((r) => r.sku);
   }
 
-  /** Every listed SKU (tests and the soak's row counts). */
-  async members(): Promise<{ sku: string; epoch: number; sinceMs: number }[]> {
-    return this.ctx.storage.sql
-      .exec<{ sku: string; epoch: number; since_ms: number }>("SELECT sku, epoch, since_ms FROM listed ORDER BY sku")
-      .toArray()
-      .map((r) => ({ sku: r.sku, epoch: r.epoch, sinceMs: r.since_ms }));
+  /** Every listed SKU with its epoch (tests). */
+  async members(): Promise<{ sku: string; epoch: number }[]> {
+    return this.ctx.storage.sql.exec<{ sku: string; epoch: number }>("SELECT sku, epoch FROM listed_skus ORDER BY sku").toArray();
   }
 }

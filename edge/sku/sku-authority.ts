@@ -269,8 +269,9 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Second phase: each live hold becomes a sale (`loc → customer`); a committed one stays committed. */
   async commit(req: { sku: string; orderId: string; holdIds: readonly string[]; source: MovementSource }): Promise<{ outcomes: CommitOutcome[] }> {
-    await this.listing.ensure(req.sku, this.now());
-    const ready = await this.ready(req.sku);
+    const ready = await this.ready(req.sku, [], { moves: true });
+    // A SKU the catalog no longer knows still commits its holds; listed all the same.
+    if (!ready.ok) await this.listing.ensure(req.sku);
     const nowMs = ready.ok ? ready.ready.nowMs : this.now();
     const outcomes = this.ctx.storage.transactionSync(() => {
       if (ready.ok) this.expire(ready.ready);
@@ -297,8 +298,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Units arrive at a location. With an Idempotency-Key, the same receipt twice lands once. */
   async receive(input: ReceiptInput): Promise<Result<{ replayed: boolean; receipt: ReceiptOutput }>> {
-    await this.listing.ensure(input.sku, this.now());
-    const ready = await this.ready(input.sku, [input.location]);
+    const ready = await this.ready(input.sku, [input.location], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
     const out = this.ctx.storage.transactionSync(() =>
@@ -319,8 +319,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Stock leaves `from` for `to`: `loc:from → transit:<id>`, at neither location until received. */
   async transferOut(input: { sku: string; from: string; to: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView }>> {
-    await this.listing.ensure(input.sku, this.now());
-    const ready = await this.ready(input.sku, [input.from, input.to]);
+    const ready = await this.ready(input.sku, [input.from, input.to], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
     const out = this.ctx.storage.transactionSync(() =>
@@ -344,8 +343,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** The transfer arrives: `transit → loc:to` for what came, `transit → shrink:lost` for the rest. */
   async receiveTransfer(input: { sku: string; transferId: string; qty: number; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; transfer: TransferView; movementIds: string[] }>> {
-    await this.listing.ensure(input.sku, this.now());
-    const ready = await this.ready(input.sku);
+    const ready = await this.ready(input.sku, [], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
     const out = this.ctx.storage.transactionSync(() =>
@@ -376,8 +374,7 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /** Units leave stock for shrink (damaged, lost, stolen, expired). Held units cannot be written off. */
   async writeOff(input: { sku: string; location: string; qty: number; reason: ShrinkReason; lot: string | null; source: MovementSource; idempotency: IdempotencyInput | null }): Promise<Result<{ replayed: boolean; writeOff: WriteOffOutput }>> {
-    await this.listing.ensure(input.sku, this.now());
-    const ready = await this.ready(input.sku, [input.location]);
+    const ready = await this.ready(input.sku, [input.location], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
     const out = this.ctx.storage.transactionSync(() =>
@@ -414,8 +411,7 @@ export class SkuAuthority extends DurableObject<Env> {
    * holds uncovered re-sources or marks them, and says so in its result and the changefeed.
    */
   async applyTerminalOps(req: { sku: string; terminalId: string; incarnation?: string | null; location: string; ops: readonly TerminalOp[] }): Promise<{ results: TerminalOpResult[] }> {
-    await this.listing.ensure(req.sku, this.now());
-    const ready = await this.ready(req.sku, [req.location]);
+    const ready = await this.ready(req.sku, [req.location], { moves: true });
     if (!ready.ok) {
       const body = problemBody(ready.problem);
       return { results: req.ops.map((op) => ({ seq: op.seq, status: "rejected", problem: body })) };
@@ -469,8 +465,7 @@ export class SkuAuthority extends DurableObject<Env> {
    * A missing-units adjustment is a fact like a store sale (I2): it may leave holds short.
    */
   async adjustForCount(input: { sku: string; location: string; countId: string; delta: number; source: MovementSource }): Promise<Result<{ replayed: boolean; movementId: string | null }>> {
-    await this.listing.ensure(input.sku, this.now());
-    const ready = await this.ready(input.sku, [input.location]);
+    const ready = await this.ready(input.sku, [input.location], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
     const idem = { key: `count:${input.countId}`, fingerprint: `${input.location}:${input.delta}` };
@@ -593,8 +588,12 @@ export class SkuAuthority extends DurableObject<Env> {
     };
   }
 
-  /** Load the SKU's facts and the directory (knowing `named` locations), or say what is unknown. */
-  private async ready(sku: string, named: readonly string[] = []): Promise<Result<{ ready: Ready }>> {
+  /**
+   * Load the SKU's facts and the directory (knowing `named` locations), or say what is unknown. A request that may
+   * write a movement (`moves`) is listed in the outbox registry first, once the request is known
+   * to be valid: bad input joins nothing.
+   */
+  private async ready(sku: string, named: readonly string[] = [], opts: { moves?: boolean } = {}): Promise<Result<{ ready: Ready }>> {
     const nowMs = this.now();
     const facts = await this.directory.sku(sku, nowMs);
     if (facts === null) return { ok: false, problem: problem("unknown_sku", `SKU ${sku} does not exist`) };
@@ -602,8 +601,8 @@ export class SkuAuthority extends DurableObject<Env> {
     const unknown = named.find((l) => !directory.has(l));
     if (unknown !== undefined) return { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
     if (this.store.meta("sku") === undefined) this.store.setMeta("sku", sku);
-    // A perishable SKU's lots may expire within any request (expire): a movement, so listed first.
-    if (facts.perishable) await this.listing.ensure(sku, nowMs);
+    // A perishable SKU's lots may expire within any request (expire): a movement too.
+    if (opts.moves === true || facts.perishable) await this.listing.ensure(sku);
     return { ok: true, ready: { sku, facts, directory, nowMs } };
   }
 

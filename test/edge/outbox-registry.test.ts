@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../edge/env";
 import { OUTBOX_LINGER_MS } from "../../edge/sku/outbox-listing";
 import { outboxRegistry } from "../../edge/stubs";
-import { call, catalog, fresh, inSku, must, receive, skuStub, token } from "./helpers";
+import { adminToken, call, catalog, fresh, inSku, must, receive, skuStub, token } from "./helpers";
 import { flushNow, restoreSink, settle, shiftSkuClock, useSink } from "./objects";
 
 const STORE = "OR1";
@@ -41,6 +41,14 @@ describe("an authority in the outbox registry", () => {
     expect(await isListed(sku)).toBe(false);
     await receive(sku, STORE, 5);
     expect(await isListed(sku)).toBe(true);
+  });
+
+  it("is not listed by a refused request (an unknown location changes nothing)", async () => {
+    const sku = fresh("ORG");
+    await catalog({ skus: [sku] });
+    const r = await call("POST", "/v1/receipts", { token: await adminToken(), body: { sku, location: "NOWHERE-9", qty: 5 } });
+    expect(r.status).toBe(404);
+    expect(await isListed(sku)).toBe(false);
   });
 
   it("leaves once its outbox has stayed empty for the linger, and joins again under a newer epoch", async () => {
@@ -78,8 +86,8 @@ describe("an authority in the outbox registry", () => {
 describe("the registry itself", () => {
   it("keeps a newer join when an older epoch's leave arrives after it", async () => {
     const sku = fresh("ORR");
-    await registry(sku).join(sku, 2, Date.now());
-    await registry(sku).join(sku, 1, Date.now());
+    await registry(sku).join(sku, 2);
+    await registry(sku).join(sku, 1);
     await registry(sku).leave(sku, 1);
     expect((await registry(sku).members()).find((m) => m.sku === sku)?.epoch).toBe(2);
     await registry(sku).leave(sku, 2);
