@@ -2,8 +2,8 @@
 // (scripts/lib/workerd-server.mjs, the bundle wrangler deploys), on a throwaway state directory.
 //
 //   report     a count of --skus SKUs (default 10,000) at one store over a ledger of --movements
-//              movements (default 1,000,000, seeded straight into D1 with SQL, balances by the
-//              ledger's own trigger), plus sales after the count's start: the report's ledger part
+//              movements (default 1,000,000, seeded straight into D1 with SQL, balances posted per
+//              (SKU, account) as a flush posts them), plus sales after the count's start: the report's ledger part
 //              (its two D1 statements) at that scale, aim ≤ 500 ms; and GET /report end to end on
 //              --e2e-skus of them (default: the whole count), cold and warm. --busy SKUs (default
 //              200) take a receipt through their authorities just before: they are in the outbox
@@ -42,6 +42,24 @@ function freePort() {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * The balances of movements written straight into D1 (ids LIKE `pattern`), as a flush would post
+ * them (edge/sku/ledger-sink.ts): one upsert per (SKU, account).
+ */
+async function postBalances(db, pattern) {
+  await db
+    .prepare(
+      `INSERT INTO balances (sku, account, balance)
+       SELECT sku, account, SUM(d) FROM (
+         SELECT sku, from_account AS account, -qty AS d FROM movements WHERE id LIKE ?1
+         UNION ALL SELECT sku, to_account, qty FROM movements WHERE id LIKE ?1
+       ) WHERE true GROUP BY sku, account
+       ON CONFLICT (sku, account) DO UPDATE SET balance = balance + excluded.balance`,
+    )
+    .bind(pattern)
+    .run();
 }
 
 async function timed(fn) {
@@ -110,6 +128,7 @@ export async function main(argv) {
         .run();
       say(`  ${to} movements`);
     }
+    await postBalances(db, "seed.%");
     const seedMs = Math.round(performance.now() - seedStart);
     say(`seeded in ${(seedMs / 1000).toFixed(1)} s`);
 
@@ -131,6 +150,7 @@ export async function main(argv) {
       .prepare(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1) INSERT INTO movements (id, sku, from_account, to_account, qty, occurred_at, recorded_at, landed_at, source) SELECT printf('late.%d', i), printf('B%05d', i), 'loc:${STORE}', 'customer', 1, ?2, ?2, ?2, 'system' FROM n`)
       .bind(nSkus, after)
       .run();
+    await postBalances(db, "late.%");
 
     // The ledger part of the report at full scale: the report's own two statements (edge/count/count-report.ts).
     const account = `loc:${STORE}`;
@@ -199,7 +219,7 @@ export async function main(argv) {
     const countLines = (await db.prepare("SELECT COUNT(*) AS n FROM count_lines WHERE count_id = ?").bind(small.countId).first()).n;
     const events = (await db.prepare("SELECT COUNT(*) AS n FROM events WHERE json_extract(body, '$.movementId') LIKE ?").bind(`count.${small.countId}.%`).first()).n;
     // Rows the approval wrote: its count lines and the count row at once; then, flushed by the
-    // authorities, one movement per adjustment, two balance rows each (the trigger), their events.
+    // authorities, one movement per adjustment, a balance upsert per account per flush, their events.
     const rowsWritten = countLines + 1 + landed + 2 * landed + events;
     say(`flushed ${landed} adjustment movements in ${flushMs} ms; D1 rows written ${rowsWritten}`);
 

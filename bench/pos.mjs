@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { build } from "vite";
-import { freePort, startDevServer } from "../scripts/lib/dev-server.mjs";
+import { freePort } from "../scripts/lib/dev-server.mjs";
+import { startWorkerdServer } from "../scripts/lib/workerd-server.mjs";
 import { readSecret, signToken } from "../scripts/lib/jwt.mjs";
 import { ROOT, runWrangler } from "../scripts/lib/wrangler.mjs";
 import { writeResults } from "./lib/results.mjs";
@@ -77,9 +78,8 @@ export async function main(argv = []) {
   const executablePath = chromiumPath();
   const persistTo = mkdtempSync(join(tmpdir(), "edgestock-bench-pos-state-"));
   const profile = mkdtempSync(join(tmpdir(), "edgestock-bench-pos-profile-"));
-  const lines = [];
   say(`starting a Worker of its own (state in ${persistTo})`);
-  const server = await startDevServer({ port: await freePort(), persistTo, onLine: (l) => lines.push(l) });
+  const server = await startWorkerdServer({ port: await freePort(), persistTo, build: true });
   let context = null;
   try {
     const sqlFile = join(persistTo, "catalog.sql");
@@ -158,7 +158,7 @@ export async function main(argv = []) {
     });
     return 0;
   } catch (err) {
-    process.stderr.write(`pos: ${err.stack ?? err}\n${lines.slice(-30).join("\n")}\n`);
+    process.stderr.write(`pos: ${err.stack ?? err}\n`);
     return 1;
   } finally {
     await context?.close().catch(() => {});

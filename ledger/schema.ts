@@ -43,9 +43,10 @@ export const skus = sqliteTable(
 
 /**
  * The ledger: every movement, double-entry, landed exactly once from the SKU authorities' outboxes.
- * `id` is the authority's stable movement id, so landing a movement twice inserts nothing; a trigger
- * (migration 0002) moves `balances` only when a movement row is actually inserted (I3, I4).
- * Times are ms since epoch.
+ * `id` is the authority's stable movement id, so landing a movement twice inserts nothing, and the
+ * flush moves `balances` only by the movements of its batch not yet here (I3, I4). A table
+ * WITHOUT ROWID since migration 0006 (drizzle has no word for it): a movement is one row and one
+ * index entry. Times are ms since epoch.
  */
 export const movements = sqliteTable(
   "movements",
@@ -67,7 +68,7 @@ export const movements = sqliteTable(
   (t) => [index("movements_sku_occurred").on(t.sku, t.occurredAt), check("movements_qty_positive", sql`${t.qty} > 0`), check("movements_two_accounts", sql`${t.fromAccount} <> ${t.toAccount}`)],
 );
 
-/** Balance of every (SKU, account), kept by the movements trigger. Per SKU they sum to zero (I4). */
+/** Balance of every (SKU, account), one upsert per account per flush (edge/sku/ledger-sink.ts). Per SKU they sum to zero (I4). */
 export const balances = sqliteTable(
   "balances",
   {
@@ -80,13 +81,15 @@ export const balances = sqliteTable(
 
 /**
  * The changefeed: every event of every SKU, in the order the flushes landed them (`position`, the
- * cursor of `GET /v1/changes`). `id` is `<sku>:<seq>`, `seq` the SKU's own gapless sequence.
+ * cursor of `GET /v1/changes`). `id` is `<sku>:<seq>`, `seq` the SKU's own gapless sequence. A
+ * flush lands a SKU's events in seq order, so `ledger_cursors` (the highest seq landed per SKU)
+ * is what keeps an event from landing twice; no index on `id` is written for it.
  */
 export const events = sqliteTable(
   "events",
   {
     position: integer("position").primaryKey({ autoIncrement: true }),
-    id: text("id").notNull().unique(),
+    id: text("id").notNull(),
     sku: text("sku").notNull(),
     seq: integer("seq").notNull(),
     type: text("type").notNull(),
@@ -96,6 +99,15 @@ export const events = sqliteTable(
   },
   (t) => [index("events_location_position").on(t.location, t.position)],
 );
+
+/**
+ * Per SKU, the highest event seq the ledger holds: a flush tried again (its first attempt landed,
+ * the answer was lost) lands only the events above it. One row per SKU, written once per flush.
+ */
+export const ledgerCursors = sqliteTable("ledger_cursors", {
+  sku: text("sku").primaryKey(),
+  eventSeq: integer("event_seq").notNull(),
+});
 
 /** Transfers between locations, as their authorities last flushed them. */
 export const transfers = sqliteTable("transfers", {

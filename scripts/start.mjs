@@ -1,15 +1,18 @@
-// `npm start`: a local edgestock on 127.0.0.1:$PORT (default 8787), apps built, migrated and seeded.
-// Works on a fresh clone and on every later run over the same .wrangler/ state.
+// `npm start`: a local edgestock on 127.0.0.1:$PORT (default 8787), served by workerd directly
+// (scripts/lib/workerd-server.mjs: the bundle `wrangler deploy` uploads, every binding read from
+// wrangler.toml), apps built, D1 migrated and seeded. Works on a fresh clone and on every later run
+// over the same .wrangler/state, which `npm run dev` (wrangler dev, reload on change) shares.
 //   --no-seed   skip the demo data
-// After startup the log stays readable: wrangler's line per request and per changefeed batch is
-// counted, not printed; failures show at once, and a one-line summary every minute.
+// wrangler dev's proxy in front of the Worker caps a small machine at 1–2 k requests a second on a
+// route without storage; workerd alone answers several times that (README, "Hot SKU").
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { HOST, logDigest, startDevServer } from "./lib/dev-server.mjs";
+import { HOST, portInUse } from "./lib/dev-server.mjs";
 import { ensureDevVars } from "./lib/jwt.mjs";
+import { startWorkerdServer } from "./lib/workerd-server.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 import { seed } from "./seed.mjs";
-
-const SUMMARY_EVERY_MS = 60_000;
+import { startSummary } from "./lib/start-summary.mjs";
 
 const say = (msg) => process.stdout.write(`[start] ${msg}\n`);
 const die = (msg, code = 1) => {
@@ -23,59 +26,23 @@ const PORT = Number(process.env.PORT ?? 8787);
 if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) die(`PORT must be a TCP port number, got "${process.env.PORT}"`);
 const BASE = `http://${HOST}:${PORT}`;
 
-function summary(seeded, demo) {
-  const q = "'";
-  return `
-edgestock is running at ${BASE}   (Ctrl+C stops it)
-
-  POS        ${BASE}/pos       ${demo ? "(demo sign-in: pick a till of a store)" : "(sign in: /pos#token=<terminal token>)"}
-  manager    ${BASE}/manager   ${demo ? "(demo sign-in: pick the manager of a region)" : "(sign in: /manager#token=<manager token>)"}
-
-  liveness   ${BASE}/healthz
-  API        ${BASE}/v1/...  (routes and examples: README, "API (v1)")
-  data       ${seeded ? "regions north/south, stores S001-S006, warehouses W001/W002, SKU-00001..SKU-01000" : `not seeded (run: npm run seed -- --url ${BASE})`}
-  state      ${ROOT}/.wrangler/state  (delete it for a clean slate)
-
-  token      TOKEN=$(npm run -s token -- --role shopper)
-             other roles: terminal --store S001, staff --store S001, manager --region north, admin, service
-
-  availability
-    curl -s ${BASE}/v1/skus/SKU-00001/availability
-
-  hold one unit in a cart
-    curl -s -X POST ${BASE}/v1/carts/cart-1/holds \\
-      -H "authorization: Bearer $TOKEN" -H ${q}content-type: application/json${q} \\
-      -d ${q}{"lines":[{"sku":"SKU-00001","qty":1}]}${q}
-
-  From here on: errors as they happen, and a summary of the traffic once a minute.
-`;
-}
-
 async function main() {
-  const digest = logDigest();
-  // Until the server is up, wrangler's own startup lines are shown as they come.
-  let started = false;
-  const onLine = (line, stream) => {
-    if (started && !digest.take(line)) return;
-    if (!started && /\[wrangler:info\] [A-Z]+ \S+ 2\d\d /.test(line)) return;
-    (stream === "stderr" ? process.stderr : process.stdout).write(`[wrangler] ${line}\n`);
-  };
-
   const { demo } = ensureDevVars(ROOT);
-  let server;
-  try {
-    server = await startDevServer({ port: PORT, log: say, onLine });
-  } catch (err) {
-    die(err.message);
-  }
-  started = true;
+  if (await portInUse(PORT)) die(`${BASE} is already taken (another npm start?). Stop it, or pick another port: PORT=8788 npm start`);
 
+  // Handlers first: a signal during the build (seconds on a small machine) stops it cleanly too.
+  let server;
   let stopping = false;
   let failed = false;
   const stop = (signal) => {
-    if (!stopping) say(`stopping (${signal})`);
+    if (stopping) process.exit(1);
     stopping = true;
-    void server.stop(signal);
+    say(`stopping (${signal})`);
+    if (server === undefined) process.exit(0);
+    server.stop().then(
+      () => process.exit(failed ? 1 : 0),
+      (e) => die(`stop failed: ${e.message}`),
+    );
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => stop(signal));
   // `kill <npm pid>` ends npm and its `sh -c` without passing the signal on; once this process
@@ -84,32 +51,35 @@ async function main() {
   setInterval(() => {
     if (process.ppid !== parent) stop("SIGTERM");
   }, 1_000).unref();
-  void server.exited.then(({ code, signal }) => {
-    if (!stopping) process.stderr.write(`[start] wrangler exited (${signal ?? `code ${code}`})\n`);
-    process.exit(failed ? 1 : stopping ? 0 : (code ?? 1));
-  });
+
+  try {
+    server = await startWorkerdServer({
+      host: HOST,
+      port: PORT,
+      // The bundle goes next to wrangler's own build output, not into the system temp folder.
+      bundleDir: join(ROOT, ".wrangler", "workerd-bundle"),
+      build: true,
+      log: say,
+    });
+  } catch (err) {
+    die(err.message);
+  }
 
   let seeded = false;
   if (values["no-seed"]) {
     say("seeding skipped (--no-seed)");
   } else {
     try {
-      await seed(BASE, { log: say });
+      await seed(server.base, { log: say });
       seeded = true;
     } catch (err) {
       // The server stays up so the failing route can be looked at; the exit code remembers.
       failed = true;
+      process.exitCode = 1;
       process.stderr.write(`[start] SEED FAILED: ${err.message}\n`);
     }
-    // The seed's own traffic is not news.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    digest.summary();
   }
-  process.stdout.write(summary(seeded, demo));
-  setInterval(() => {
-    const line = digest.summary();
-    if (line !== null) say(`last minute: ${line}`);
-  }, SUMMARY_EVERY_MS).unref();
+  process.stdout.write(startSummary({ base: BASE, seeded, demo, root: ROOT, server: "workerd directly (npm run dev: wrangler dev, reload on change)" }));
 }
 
 main().catch((err) => die(err.stack ?? String(err)));

@@ -18,6 +18,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import { dirname, isAbsolute, join } from "node:path";
+import { buildApps } from "../build-apps.mjs";
 import { ensureDevVars, parseDotenv } from "./jwt.mjs";
 import { QUIET_WRANGLER_ENV, ROOT, WRANGLER_JS, assertWranglerInstalled, wranglerEnv } from "./wrangler.mjs";
 
@@ -99,10 +100,12 @@ export async function applyMigrations(db, migrationsDir, splitSqlQuery) {
  *   persistTo        state root, as `wrangler dev --persist-to` (default .wrangler/state)
  *   configPath       wrangler.toml (default the repository's); its folder is the project built
  *   vars             extra variables, over those of .dev.vars (e.g. { FLUSH_PAUSED: "1" })
+ *   build            build the POS and manager apps into dist/web first (default false)
  *   bundleDir        where the bundle goes (default a temporary directory, removed by stop())
  *   log              progress lines (default none)
  *   miniflareLog     a Miniflare `Log` for workerd's own messages (default warnings and errors)
  *   logRequests      one log line per request through `miniflareLog` (default false)
+ *   inspectorPort    where workerd's V8 inspector listens (default none; bench/profile.mjs uses it)
  *
  * Returns { url, base, mf, migrationsApplied, stop() }: `base` is `url` without the trailing
  * slash; `stop()` disposes of workerd and removes a temporary bundle; calling it twice is harmless.
@@ -113,16 +116,22 @@ export async function startWorkerdServer({
   persistTo = join(ROOT, ".wrangler", "state"),
   configPath = join(ROOT, "wrangler.toml"),
   vars = {},
+  build = false,
   bundleDir,
   log = () => {},
   miniflareLog,
   logRequests = false,
+  inspectorPort,
 } = {}) {
   const { Miniflare, Log, LogLevel } = await import("miniflare");
   const { created, path: devVarsPath } = ensureDevVars(ROOT);
   if (created) log(`wrote a new AUTH_SECRET to ${devVarsPath}`);
   const devVars = parseDotenv(readFileSync(devVarsPath, "utf8"));
 
+  if (build) {
+    log("building the POS and manager apps");
+    await buildApps({ quiet: true });
+  }
   const { config, workerOptions, splitSqlQuery } = await wranglerWorkerOptions(configPath);
   const assetsDir = workerOptions.assets?.directory;
   if (assetsDir !== undefined && !existsSync(assetsDir)) {
@@ -142,6 +151,7 @@ export async function startWorkerdServer({
       defaultPersistRoot: join(isAbsolute(persistTo) ? persistTo : join(ROOT, persistTo), "v3"),
       log: miniflareLog ?? new Log(LogLevel.WARN),
       logRequests,
+      ...(inspectorPort === undefined ? {} : { inspectorPort }),
       workers: [
         {
           // The name keys the objects' state directories: the same as wrangler dev's.

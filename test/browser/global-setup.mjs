@@ -1,11 +1,13 @@
 // The browser tests' world: a Chromium found (or installed from Debian, never downloaded), and a
-// real Worker as `npm start` runs it (apps built, D1 migrated, wrangler dev) on a free port with
-// its own state directory, seeded through the API. Each test opens its own browser profile.
+// real Worker as `npm start` runs it (workerd directly, D1 migrated; the apps are built by `npm test`
+// first) on a free port with its own state directory, seeded through the API. Each test opens its own
+// browser profile.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startDevServer } from "../../scripts/lib/dev-server.mjs";
+import { freePort } from "../../scripts/lib/dev-server.mjs";
+import { startWorkerdServer } from "../../scripts/lib/workerd-server.mjs";
 import { readSecret } from "../../scripts/lib/jwt.mjs";
 import { ROOT } from "../../scripts/lib/wrangler.mjs";
 import { seed } from "../../scripts/seed.mjs";
@@ -33,15 +35,7 @@ function findChromium() {
 export default async function setup(project) {
   const chromium = findChromium();
   const persistTo = mkdtempSync(join(tmpdir(), "edgestock-browser-state-"));
-  const lines = [];
-  const server = await startDevServer({
-    port: await freePort(),
-    persistTo,
-    onLine: (line) => {
-      lines.push(line);
-      if (lines.length > 400) lines.shift();
-    },
-  });
+  const server = await startWorkerdServer({ port: await freePort(), persistTo });
   try {
     await seed(server.base, { log: () => {}, skuCount: BROWSER_SKUS, concurrency: 8 });
   } catch (err) {
@@ -55,7 +49,6 @@ export default async function setup(project) {
   project.provide("persistTo", persistTo);
   return async () => {
     await server.stop();
-    if (process.env.BROWSER_TESTS_LOG === "1") process.stdout.write(`${lines.join("\n")}\n`);
     rmSync(persistTo, { recursive: true, force: true });
   };
 }

@@ -11,6 +11,7 @@ import { retryDelaySeconds } from "../../edge/changefeed/sold-out-consumer";
 import worker from "../../edge/index";
 import type { EventType, StockEvent } from "../../ledger/rules/events";
 import { call, expectInvalid, expectProblem, fresh, token, type Call } from "./helpers";
+import { d1Sink } from "../../edge/sku/ledger-sink";
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -33,10 +34,9 @@ function event(sku: string, seq: number, type: EventType, overrides: Partial<Sto
   };
 }
 
-/** Lands events in D1 the way the authorities' flush does (INSERT OR IGNORE, body = the event's JSON). */
+/** Lands events in D1 through the authorities' own ledger sink (each SKU's events in seq order, once). */
 async function land(events: readonly StockEvent[]): Promise<void> {
-  const insert = env.DB.prepare("INSERT OR IGNORE INTO events (id, sku, seq, type, body) VALUES (?, ?, ?, ?, ?)");
-  await env.DB.batch(events.map((e) => insert.bind(e.id, e.sku, e.seq, e.type, JSON.stringify(e))));
+  await d1Sink(env.DB, undefined).land({ movements: [], events, transfers: [] }, events[0]?.sku ?? "", Date.now());
 }
 
 /** Where an event landed. Positions increase but may skip numbers (an ignored insert can use one up). */
@@ -177,7 +177,7 @@ describe("GET /v1/changes", () => {
     const later = fresh("FEED-LATER");
     const more = [event(later, 1, "stock.changed"), event(later, 2, "sku.sold_out")];
     await land(more);
-    // A redelivered flush lands nothing twice: the id is unique.
+    // A redelivered flush lands nothing twice: its SKU's cursor is past these seqs.
     await land(more);
     const next = await call("GET", `/v1/changes?after=${end.body.next}`, { token: auth });
     expect(next.body.events).toEqual(more);

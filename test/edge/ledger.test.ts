@@ -221,6 +221,45 @@ describe("landing the outbox in the D1 ledger", () => {
     await expectGaplessEvents(sku);
   });
 
+  it("posts only the rest when a longer batch starts with one that landed (its answer lost, more sold meanwhile)", async () => {
+    const sku = await quietSku("SUPERSET");
+    await receipt(sku, W, 10);
+    await sell(sku, W, 2);
+    const faults: Fault[] = ["land-then-fail"];
+    const log = sinkLog();
+    await useSink(sku, (real) => faultySink(real, () => faults.shift() ?? "none", log));
+    expect(await flushNow(sku)).toBe("failed");
+    expect(await landedCount(sku)).toBe(2);
+    // Sold while the authority believes the first batch failed: its next batch repeats the first two.
+    await sell(sku, W, 3);
+    await sell(sku, W, 1);
+    expect((await inspectSku(sku)).outbox).toBe(4);
+    expect(await flushNow(sku)).toBe("idle");
+    expect(log.lands).toBe(2);
+    expect(await landedCount(sku)).toBe(4);
+    expect(await expectLedgerEqualsAuthority(sku)).toEqual({ supplier: -10, [`loc:${W}`]: 4, customer: 6 });
+    const events = await expectGaplessEvents(sku);
+    expect(await eventCount(sku)).toBe(events);
+  });
+
+  it("writes at most 4 D1 rows per movement when a batch of 100 sales lands (one balance upsert per account, no id index on events)", async () => {
+    const sku = await quietSku("ROWS");
+    await receipt(sku, W, 200);
+    await flushUntilIdle(sku);
+    const before = await inSku(sku, (instance) => ({ ...instance.flushStats }));
+    for (let i = 0; i < 100; i++) await sell(sku, W, 1);
+    expect(await flushNow(sku)).toBe("idle");
+    const after = await inSku(sku, (instance) => ({ ...instance.flushStats }));
+    const movements = after.movements - before.movements;
+    const rows = after.rowsWritten - before.rowsWritten;
+    expect(movements).toBe(100);
+    expect(after.batches - before.batches).toBe(1);
+    // Each movement: its row and its (sku, occurred_at) entry; each of its events: a row and its
+    // location entry; per batch: two balances and one cursor.
+    expect(rows / movements).toBeLessThanOrEqual(4.1);
+    expect(await expectLedgerEqualsAuthority(sku)).toEqual({ supplier: -200, [`loc:${W}`]: 100, customer: 100 });
+  });
+
   it("keeps every change in the outbox through the first failed flushes and lands all of it, once, when the ledger is back", async () => {
     const sku = await quietSku("FAILN");
     let failuresLeft = 4;
