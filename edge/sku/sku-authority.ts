@@ -128,6 +128,8 @@ export class SkuAuthority extends DurableObject<Env> {
   /** When the outbox should next be flushed; null when it is empty as far as this instance knows. */
   private flushAtMs: number | null;
   private flushFailuresInRow = 0;
+  /** The SKU this object has recorded as its own (meta "sku"), once it has been read or written. */
+  private namedSku: string | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -185,13 +187,15 @@ export class SkuAuthority extends DurableObject<Env> {
       // Hold ids are `<requestId>.<line>.<n>`; the lines of a request are granted together or not at all.
       const earlier = this.store.holdsWithPrefix(`${req.requestId}.`);
       if (earlier.length > 0) return { ok: true, holds: earlier.map((h) => holdView(h, r.nowMs)) };
-      const granted = grantHolds(this.store.stocks(r.directory), req, r.nowMs);
+      const before = this.store.stocks(r.directory);
+      const granted = grantHolds(before, req, r.nowMs);
       if (!granted.ok) {
         return { ok: false, problem: problem("insufficient_stock", `not enough ${req.sku} available`), short: granted.short };
       }
+      // The rule already knows the stock before and after: no read of it on either side.
       this.step(r, null, r.nowMs, () => {
         for (const h of granted.holds) this.store.insertHold(h);
-      });
+      }, undefined, { before, after: granted.stocks });
       return { ok: true, holds: granted.holds.map((h) => holdView(h, r.nowMs)) };
     });
     await this.afterChange(r.nowMs);
@@ -600,7 +604,10 @@ export class SkuAuthority extends DurableObject<Env> {
     const directory = await this.directory.locations(nowMs, named);
     const unknown = named.find((l) => !directory.has(l));
     if (unknown !== undefined) return { ok: false, problem: problem("unknown_location", `location ${unknown} does not exist`) };
-    if (this.store.meta("sku") === undefined) this.store.setMeta("sku", sku);
+    if (this.namedSku !== sku) {
+      if (this.store.meta("sku") === undefined) this.store.setMeta("sku", sku);
+      this.namedSku = sku;
+    }
     // A perishable SKU's lots may expire within any request (expire): a movement too.
     if (opts.moves === true || facts.perishable) await this.listing.ensure(sku);
     return { ok: true, ready: { sku, facts, directory, nowMs } };
@@ -616,14 +623,15 @@ export class SkuAuthority extends DurableObject<Env> {
 
   /**
    * Run one change of state and record the changefeed events it causes: the stock before and after,
-   * compared by the pure rule. Call inside the request's transaction.
+   * compared by the pure rule. Call inside the request's transaction. A caller whose rule has
+   * computed the stock on either side (`known`) passes it, and it is not read again.
    */
-  private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void, op?: OpName): void {
-    const before = this.store.stocks(r.directory);
+  private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void, op?: OpName, known: { before?: readonly LocationStock[]; after?: readonly LocationStock[] } = {}): void {
+    const before = known.before ?? this.store.stocks(r.directory);
     const outboxBefore = this.plantedBug === "outbox-outside-transaction" ? this.plantedOutboxSeq() : 0;
     change();
     if (this.plantedBug === "outbox-outside-transaction") this.plantedDeferOutbox(outboxBefore);
-    const after = this.store.stocks(r.directory);
+    const after = known.after ?? this.store.stocks(r.directory);
     this.store.recordEvents(
       stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock, op }),
     );
@@ -761,6 +769,11 @@ export class SkuAuthority extends DurableObject<Env> {
   }
 
   private async schedule(): Promise<void> {
+    // An alarm due within the flush delay comes back before any deadline a request can add (a hold
+    // lives at least HOLD_TTL_MIN_S, an Idempotency-Key answer for days, a lot to the end of its
+    // day), and when it runs it schedules the rest: a busy SKU reads no deadlines per request.
+    const soon = this.alarmAtMs;
+    if (typeof soon === "number" && soon <= this.now() + FLUSH_DELAY_MS && (this.flushAtMs ?? Infinity) >= soon && (this.listing.leaveAtMs ?? Infinity) >= soon) return;
     const expiry = this.store.earliestExpiry();
     // Lots are checked at the end of their day; for SKUs that are not perishable the alarm finds
     // nothing to do and the lot stays (expiry is only enforced for perishables).

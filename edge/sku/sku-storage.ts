@@ -353,13 +353,14 @@ export class SkuStorage {
   }
 
   recordEvents(events: readonly StockEvent[]): void {
+    if (events.length === 0) return;
     let next = this.nextEventSeq();
     for (const e of events) {
       if (e.seq !== next) throw new Error(`recordEvents: expected seq ${next}, got ${e.seq}`);
       this.sql.exec("INSERT INTO event_outbox (seq, body) VALUES (?, ?)", e.seq, JSON.stringify(e));
       next += 1;
     }
-    if (events.length > 0) this.setMeta("next_event_seq", String(next));
+    this.setMeta("next_event_seq", String(next));
   }
 
   transfer(transferId: string): Transfer | undefined {

@@ -106,7 +106,7 @@ export interface HoldLine {
 }
 
 export type GrantResult =
-  | { readonly ok: true; readonly holds: readonly Hold[] }
+  | { readonly ok: true; readonly holds: readonly Hold[]; /** The stock once the holds are in: what the object would read back. */ readonly stocks: readonly LocationStock[] }
   | { readonly ok: false; readonly short: readonly { lineIndex: number; requested: number; available: number }[] };
 
 /**
@@ -143,7 +143,7 @@ export function grantHolds(
       working = working.map((s) => (s.location === a.location ? { ...s, held: s.held + a.qty } : s));
     });
   }
-  return short.length > 0 ? { ok: false, short } : { ok: true, holds };
+  return short.length > 0 ? { ok: false, short } : { ok: true, holds, stocks: working };
 }
 
 export type EndResult =

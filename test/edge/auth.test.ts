@@ -148,6 +148,17 @@ describe("401 unauthorized", () => {
     expect(res.body.holds).toHaveLength(1);
   });
 
+  it("refuses a token that was accepted once as soon as it has expired (a verified token is remembered only until its exp)", async () => {
+    const expS = nowS() + 2;
+    const authorization = `Bearer ${await sign({ ...claimsOf("shopper"), exp: expS }, env.AUTH_SECRET, "HS256")}`;
+    const first = await call("GET", `/v1/carts/${cartId}`, { headers: { authorization } });
+    expect(first.status).toBe(200);
+    // Accepted again from memory while it is valid.
+    expect((await call("GET", `/v1/carts/${cartId}`, { headers: { authorization } })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expS * 1000 - Date.now()) + 200));
+    expectProblem(await call("GET", `/v1/carts/${cartId}`, { headers: { authorization } }), 401, "unauthorized");
+  });
+
   it.each([
     ["hono's sign", () => sign(claimsOf("shopper"), env.AUTH_SECRET, "HS256")],
     ["the hand-built signer", () => signedRaw({ alg: "HS256", typ: "JWT" }, JSON.stringify(claimsOf("shopper")))],

@@ -81,7 +81,17 @@ describe("grantHolds", () => {
         { holdId: "r.0.0", cartId: "c1", location: "W1", qty: 2, createdAtMs: 1_000, expiresAtMs: 61_000, state: "active", endedAtMs: null },
         { holdId: "r.1.0", cartId: "c1", location: "W1", qty: 3, createdAtMs: 1_000, expiresAtMs: 61_000, state: "active", endedAtMs: null },
       ],
+      stocks: [{ ...loc("W1", 5), held: 5 }],
     });
+  });
+
+  it("answers the stock with the holds in, location by location, and leaves its input as it was", () => {
+    const input = [loc("S1", 4, { kind: "store" }), loc("W1", 2)];
+    const g = grantHolds(input, req([{ lineIndex: 0, qty: 3 }, { lineIndex: 1, qty: 1, location: "S1" }]), 0);
+    if (!g.ok) throw new Error("expected a grant");
+    const heldAt = (l: string) => g.holds.filter((h) => h.location === l).reduce((n, h) => n + h.qty, 0);
+    expect(g.stocks).toEqual(input.map((s) => ({ ...s, held: s.held + heldAt(s.location) })));
+    expect(input.map((s) => s.held)).toEqual([0, 0]);
   });
 
   it("counts earlier lines of the same request, so two lines cannot take the same last unit", () => {
