@@ -9,8 +9,8 @@
 //             (after the rounds, once per target): exactly 100 granted, 0 oversold (I1)
 //
 // Targets (each on a fresh state, started here and stopped afterwards):
-//   workerd   edgestock on workerd directly (scripts/lib/workerd-server.mjs, the bundle wrangler deploys)
-//   dev       edgestock through `wrangler dev`, as `npm start` runs it (or `--url` a running one)
+//   workerd   edgestock on workerd directly, as `npm start` serves it (scripts/lib/workerd-server.mjs)
+//   dev       edgestock through `wrangler dev`, as `npm run dev` runs it (or `--url` a running one)
 //   pg-N      the PostgreSQL peer (bench/peers/pg-peer.mjs) with a pool of N connections, over
 //             Debian's PostgreSQL 15 on a throwaway data directory, fsync on
 //
@@ -390,13 +390,13 @@ export async function main(argv = []) {
       }
     }
     if (o.targets.includes("dev")) {
-      say(o.url === undefined ? "starting edgestock through wrangler dev (as npm start)" : `using the edgestock at ${o.url}`);
+      say(o.url === undefined ? "starting edgestock through wrangler dev (as npm run dev)" : `using the edgestock at ${o.url}`);
       try {
         const t = await edgestockOnDev({ tokens, sources, log: (l) => say(`  ${l}`), url: o.url });
         stoppers.push(t);
         targets.push(t);
       } catch (e) {
-        failures.push(`edgestock through npm start: ${e.message}`);
+        failures.push(`edgestock through wrangler dev: ${e.message}`);
         say(`edgestock through wrangler dev did not start: ${e.message}`);
       }
     }

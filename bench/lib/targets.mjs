@@ -4,7 +4,7 @@
 //   { name, label, base, stockSku(sku, qty), availability(sku), stop() }
 //
 //   edgestockOnWorkerd   the Worker served by workerd directly (scripts/lib/workerd-server.mjs)
-//   edgestockOnDev       the Worker through `wrangler dev`, started the way `npm start` starts it
+//   edgestockOnDev       the Worker through `wrangler dev`, started the way `npm run dev` starts it
 //                        (request log on), or a server that is already running (`--url`)
 //   pgPeers              the PostgreSQL peer (bench/peers/), one process per pool size over one
 //                        throwaway cluster, a database each
@@ -112,7 +112,7 @@ export async function edgestockOnWorkerd({ tokens, log, sources }) {
   await ensureWarehouse(api.admin);
   return {
     name: "workerd",
-    label: "edgestock on workerd directly",
+    label: "edgestock on workerd directly (npm start)",
     base: server.base,
     stockSku: api.stockSku,
     availability: api.availability,
@@ -146,7 +146,7 @@ function killGroup(child, signal) {
 }
 
 /**
- * `wrangler dev` as `npm start` runs it (local mode, its request log on and read), on a fresh
+ * `wrangler dev` as `npm run dev` runs it (local mode, its request log on and read), on a fresh
  * state directory; or, with `url`, a server already running there (left running afterwards).
  */
 export async function edgestockOnDev({ tokens, log, url, sources }) {
@@ -155,7 +155,7 @@ export async function edgestockOnDev({ tokens, log, url, sources }) {
     if (!(await waitFor200(`${base}/healthz`, { timeoutMs: 3_000 }))) throw new Error(`no edgestock answering GET ${base}/healthz`);
     const api = edgestockApi(base, tokens);
     await ensureWarehouse(api.admin);
-    return { name: "dev", label: `edgestock through npm start (${base})`, base, stockSku: api.stockSku, availability: api.availability, stop: async () => {}, stopNow() {} };
+    return { name: "dev", label: `edgestock at ${base}`, base, stockSku: api.stockSku, availability: api.availability, stop: async () => {}, stopNow() {} };
   }
   assertWranglerInstalled();
   const state = mkdtempSync(join(os.tmpdir(), "edgestock-bench-dev-"));
@@ -174,7 +174,7 @@ export async function edgestockOnDev({ tokens, log, url, sources }) {
     [WRANGLER_JS, "dev", "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort), "--local", "--persist-to", state, "--show-interactive-dev-session=false"],
     { cwd: sources.dir, env: wranglerEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
-  // The request log is read (as npm start reads it) and only its last lines are kept, for errors.
+  // The request log is read (as npm run dev reads it) and only its last lines are kept, for errors.
   const tail = [];
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on("line", (line) => {
@@ -204,7 +204,7 @@ export async function edgestockOnDev({ tokens, log, url, sources }) {
   await ensureWarehouse(api.admin);
   return {
     name: "dev",
-    label: "edgestock through npm start (wrangler dev)",
+    label: "edgestock through wrangler dev (npm run dev)",
     base,
     stockSku: api.stockSku,
     availability: api.availability,

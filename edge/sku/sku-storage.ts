@@ -15,7 +15,7 @@
  */
 import type { Hold, HoldState, LocationStock } from "../../ledger/rules/holds";
 import { applyMovement, type Movement } from "../../ledger/rules/movement";
-import type { StockEvent } from "../../ledger/rules/events";
+import { foldEvents, type StockEvent } from "../../ledger/rules/events";
 import { UNNAMED_LOT, type LotBalance } from "../../ledger/rules/lots";
 import type { Transfer } from "../../ledger/rules/transfers";
 import type { DirectoryEntry } from "./directory";
@@ -96,6 +96,12 @@ export interface FlushBatch {
 }
 
 export class SkuStorage {
+  /**
+   * The highest event seq a flush has read (it may be landing those): newer events may still be
+   * folded into. After a restart, everything already in the outbox counts as read.
+   */
+  private eventsReadThrough: number;
+
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
     // Holds marked short by a store sale (see planShortfall); added to objects created before it.
@@ -116,6 +122,7 @@ export class SkuStorage {
        SELECT account, '', NULL, balance FROM accounts
        WHERE (account LIKE 'loc:%' OR account LIKE 'transit:%') AND balance > 0 AND NOT EXISTS (SELECT 1 FROM lots)`,
     );
+    this.eventsReadThrough = sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM event_outbox").one().s ?? 0;
   }
 
   meta(key: string): string | undefined {
@@ -352,15 +359,23 @@ export class SkuStorage {
     return Number(this.meta("next_event_seq") ?? "1");
   }
 
+  /**
+   * Record the events of one change (numbered from `nextEventSeq()`), folded into the newest event
+   * where the rule allows (`foldEvents`): only into one that no flush has read yet, so what a
+   * flush is landing never changes under it.
+   */
   recordEvents(events: readonly StockEvent[]): void {
     if (events.length === 0) return;
-    let next = this.nextEventSeq();
-    for (const e of events) {
-      if (e.seq !== next) throw new Error(`recordEvents: expected seq ${next}, got ${e.seq}`);
-      this.sql.exec("INSERT INTO event_outbox (seq, body) VALUES (?, ?)", e.seq, JSON.stringify(e));
-      next += 1;
-    }
-    this.setMeta("next_event_seq", String(next));
+    const next = this.nextEventSeq();
+    events.forEach((e, i) => {
+      if (e.seq !== next + i) throw new Error(`recordEvents: expected seq ${next + i}, got ${e.seq}`);
+    });
+    const row = this.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM event_outbox WHERE seq > ? ORDER BY seq DESC LIMIT 1", this.eventsReadThrough).toArray()[0];
+    const newest = row !== undefined && row.seq === next - 1 ? (JSON.parse(row.body) as StockEvent) : undefined;
+    const { replaced, appended } = foldEvents(newest, events, next);
+    if (replaced !== null) this.sql.exec("UPDATE event_outbox SET body = ? WHERE seq = ?", JSON.stringify(replaced), replaced.seq);
+    for (const e of appended) this.sql.exec("INSERT INTO event_outbox (seq, body) VALUES (?, ?)", e.seq, JSON.stringify(e));
+    if (appended.length > 0) this.setMeta("next_event_seq", String(next + appended.length));
   }
 
   transfer(transferId: string): Transfer | undefined {
@@ -402,6 +417,8 @@ export class SkuStorage {
         const t = this.transfer(r.transfer_id);
         return t === undefined ? [] : [{ ...t, version: r.version }];
       });
+    // From here on these events may be landing: nothing is folded into them any more.
+    this.eventsReadThrough = Math.max(this.eventsReadThrough, events.at(-1)?.seq ?? 0);
     return {
       movements: movements.map((r) => JSON.parse(r.body) as Movement),
       events: events.map((r) => JSON.parse(r.body) as StockEvent),

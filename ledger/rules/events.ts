@@ -37,6 +37,12 @@ export interface StockEvent {
   readonly conflict?: SeqConflict;
   /** `count.approved` only: the count whose approval adjusted this SKU, and by how much. */
   readonly count?: CountApproval;
+  /**
+   * `stock.changed` only, when it stands for more than one change (see `foldEvents`): how many.
+   * `before` is the stock before the first of them, `after` after the last, `movementId`,
+   * `occurredAt` and `recordedAt` are the last one's.
+   */
+  readonly coalesced?: number;
 }
 
 /** A count's approval adjusted a SKU at a location: `delta` = counted − expected (docs/counts.md). */
@@ -168,4 +174,38 @@ export function countApprovedEvent(before: StockLevel, after: StockLevel, locati
     recordedAt: new Date(ctx.recordedAtMs).toISOString(),
     count,
   };
+}
+
+/** Whether `next` may be folded into `last`: both a location's `stock.changed`, neither caused by a terminal's op. */
+const foldable = (last: StockEvent, next: StockEvent): boolean =>
+  last.type === "stock.changed" && next.type === "stock.changed" && last.location === next.location && last.op === undefined && next.op === undefined;
+
+/**
+ * The events of one change, folded where possible into the SKU's newest event that has not been
+ * handed to a flush yet (`newest`, or undefined): a busy SKU's `stock.changed` of one location
+ * becomes one event per flush instead of one per sale. Only the newest event is ever extended, so
+ * no event's place in the sequence changes and every derived event (`sku.sold_out`,
+ * `sku.back_in_stock`, `stock.low`, `hold.shortfall`, …) stays exactly where its transition is: it
+ * is never folded, and nothing is folded across it. An event caused by a terminal's op is never
+ * folded either (the op's name tells the till which of its ops a figure includes). The events
+ * that stay new are numbered from `nextSeq`, gapless.
+ */
+export function foldEvents(newest: StockEvent | undefined, drafts: readonly StockEvent[], nextSeq: number): { readonly replaced: StockEvent | null; readonly appended: readonly StockEvent[] } {
+  let replaced: StockEvent | null = null;
+  const appended: StockEvent[] = [];
+  let last = newest;
+  for (const d of drafts) {
+    if (last !== undefined && foldable(last, d)) {
+      const merged: StockEvent = { ...last, after: d.after, movementId: d.movementId, occurredAt: d.occurredAt, recordedAt: d.recordedAt, coalesced: (last.coalesced ?? 1) + (d.coalesced ?? 1) };
+      if (appended.length === 0) replaced = merged;
+      else appended[appended.length - 1] = merged;
+      last = merged;
+      continue;
+    }
+    const seq = nextSeq + appended.length;
+    const event: StockEvent = { ...d, id: `${d.sku}:${seq}`, seq };
+    appended.push(event);
+    last = event;
+  }
+  return { replaced, appended };
 }
