@@ -88,6 +88,7 @@ function sourceMapper(bundleDir) {
     const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const lines = [];
     let source = 0;
+    let origLine = 0;
     for (const line of map.mappings.split(";")) {
       const segs = [];
       let col = 0;
@@ -109,7 +110,8 @@ function sourceMapper(bundleDir) {
         col += values[0];
         if (values.length > 1) {
           source += values[1];
-          segs.push([col, source]);
+          origLine += values[2];
+          segs.push([col, source, origLine]);
         }
       }
       lines.push(segs);
@@ -122,7 +124,8 @@ function sourceMapper(bundleDir) {
         if (s[0] <= columnNumber) found = s;
         else break;
       }
-      return map.sources[found[1]] ?? null;
+      const file = map.sources[found[1]];
+      return file === undefined ? null : `${file}:${found[2] + 1}`;
     };
   };
 }
@@ -163,8 +166,20 @@ function summarize(profile, sourceOf) {
       inclusive.set(key, (inclusive.get(key) ?? 0) + ms);
     }
   }
+  // Lines of edgestock's own code that the samples landed on (V8's positionTicks), in source terms.
+  const lineMs = new Map();
+  const msPerTick = profile.samples.length === 0 ? 0 : total / profile.samples.length;
+  for (const n of profile.nodes) {
+    if (!/\/(edge|ledger)\//.test(fileOf(n))) continue;
+    for (const t of n.positionTicks ?? []) {
+      const src = sourceOf(t.line - 1, 0);
+      if (src === null || !/\/(edge|ledger)\//.test(src)) continue;
+      const key = `${n.callFrame.functionName || "(anonymous)"} at ${src.replace(/^.*?(edge\/|ledger\/)/, "$1")}`;
+      lineMs.set(key, (lineMs.get(key) ?? 0) + t.ticks * msPerTick);
+    }
+  }
   const top = (m, k) => [...m].sort((a, b) => b[1] - a[1]).slice(0, k);
-  return { totalMs: total, parts: top(parts, 20), fns: top(fns, 25), inclusive: top(inclusive, 20) };
+  return { totalMs: total, parts: top(parts, 20), fns: top(fns, 25), inclusive: top(inclusive, 20), lines: top(lineMs, 15) };
 }
 
 export async function main(argv = []) {
@@ -227,6 +242,8 @@ export async function main(argv = []) {
     for (const [fn, ms] of s.fns) out.push(`| \`${fn.trim()}\` | ${Math.round(ms).toLocaleString("en-US")} | ${pct(ms)} |`);
     out.push("\n| edgestock function (total time, callees included) | ms | share |\n|---|---:|---:|");
     for (const [fn, ms] of s.inclusive) out.push(`| \`${fn.trim()}\` | ${Math.round(ms).toLocaleString("en-US")} | ${pct(ms)} |`);
+    out.push("\n| edgestock source line (self time sampled there) | ms | share |\n|---|---:|---:|");
+    for (const [line, ms] of s.lines) out.push(`| \`${line}\` | ${Math.round(ms).toLocaleString("en-US")} | ${pct(ms)} |`);
     process.stdout.write(`${out.join("\n")}\n`);
     if (values.keep) {
       const dir = join(ROOT, "bench", "results");
