@@ -14,7 +14,7 @@ import type { SkuAuthority } from "./sku/sku-authority";
 
 type Methods<T, K extends keyof T> = { [P in K]: T[P] };
 
-export type SkuApi = Methods<SkuAuthority, "availability" | "check" | "hold" | "release" | "prepareCheckout" | "commit" | "receive" | "transferOut" | "receiveTransfer" | "writeOff" | "auditView" | "applyTerminalOps" | "adjustForCount" | "unflushedMovements">;
+export type SkuApi = Methods<SkuAuthority, "availability" | "check" | "hold" | "release" | "prepareCheckout" | "commit" | "checkoutAll" | "receive" | "transferOut" | "receiveTransfer" | "writeOff" | "auditView" | "applyTerminalOps" | "adjustForCount" | "unflushedMovements">;
 export type CartApi = Methods<CartCoordinator, "addHolds" | "view" | "checkout" | "releaseAll">;
 
 // reason: see the module comment; the runtime stub has exactly these methods.

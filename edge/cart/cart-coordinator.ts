@@ -10,13 +10,14 @@
  * Checkout: prepare (each SKU pins its live holds for `CHECKOUT_PIN_MS`, re-holds expired ones if
  *           stock allows) → if any line is lost, 409 hold-expired and nothing is sold → commit
  *           (each hold becomes a movement loc → customer) → the cart is checked out, and every
- *           later checkout of it answers with the same order.
+ *           later checkout of it answers with the same order. A cart of one SKU does both phases
+ *           in one call, in one transaction of that SKU's authority (`checkoutAll`).
  */
 import { DurableObject } from "cloudflare:workers";
 import type { HoldLine } from "../../ledger/rules/holds";
 import type { Env } from "../env";
-import { problem, type Problem } from "../http/problem";
-import type { HoldLineShort, HoldView, IdempotencyInput } from "../sku/sku-api";
+import { problem, type Problem, type Result } from "../http/problem";
+import type { CommitOutcome, HoldLineShort, HoldView, IdempotencyInput, PrepareOutcome } from "../sku/sku-api";
 import { skuAuthority, type SkuApi } from "../stubs";
 import { CartStorage, type CartHold, type CartRecords } from "./cart-storage";
 
@@ -149,7 +150,9 @@ export class CartCoordinator extends DurableObject<Env> {
         const orderId = cart.orderId ?? `ord_${newRequestId()}`;
         store.setOrderId(orderId);
 
-        const prepared = await this.prepare(store, requestId, open);
+        const skus = [...new Set(open.map((h) => h.sku))];
+        const oneSku = skus.length === 1 && skus[0] !== undefined ? await this.checkoutOneSku(store, requestId, orderId, skus[0], open) : null;
+        const prepared = oneSku?.prepared ?? (await this.prepare(store, requestId, open));
         if (prepared.lost.length > 0) {
           return {
             ok: false,
@@ -158,7 +161,7 @@ export class CartCoordinator extends DurableObject<Env> {
             }),
           };
         }
-        const sold = await this.commit(store, orderId, prepared.live);
+        const sold = oneSku?.sold ?? (await this.commit(store, orderId, prepared.live));
         const unsold = sold.filter((h) => h.state !== "committed");
         if (unsold.length > 0) {
           // Only reachable if a commit ran more than CHECKOUT_PIN_MS after its prepare.
@@ -226,7 +229,7 @@ export class CartCoordinator extends DurableObject<Env> {
     };
   }
 
-  private async prepare(store: CartRecords, requestId: string, open: readonly CartHold[]): Promise<{ live: CartHold[]; lost: (CartHold & { available: number })[] }> {
+  private async prepare(store: CartRecords, requestId: string, open: readonly CartHold[]): Promise<Prepared> {
     const perSku = await Promise.all(
       [...groupHoldsBySku(open)].map(async ([sku, holds]) => ({
         sku,
@@ -234,34 +237,7 @@ export class CartCoordinator extends DurableObject<Env> {
         reply: await this.sku(sku).prepareCheckout({ sku, cartId: store.cartId, requestId, holdIds: holds.map((h) => h.holdId), pinMs: CHECKOUT_PIN_MS, ttlMs: CHECKOUT_PIN_MS }),
       })),
     );
-    const nowMs = this.now();
-    const live: CartHold[] = [];
-    const lost: (CartHold & { available: number })[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const { sku, holds, reply } of perSku) {
-        if (!reply.ok) {
-          lost.push(...holds.map((h) => ({ ...h, available: 0 })));
-          continue;
-        }
-        for (const [i, outcome] of reply.outcomes.entries()) {
-          const old = holds[i];
-          if (old === undefined) throw new Error(`prepare: no hold for outcome ${outcome.holdId}`);
-          if (!outcome.ok) {
-            store.putHold({ ...old, state: "expired" }, nowMs); // still wanted: a later checkout tries again
-            lost.push({ ...old, state: "expired", available: outcome.available });
-            continue;
-          }
-          // Held again under new ids: the new holds replace the old one in the cart.
-          if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) store.letGo(old.holdId, "expired");
-          for (const h of outcome.holds) {
-            const ch = toCartHold(sku, h);
-            store.putHold(ch, nowMs);
-            live.push(ch);
-          }
-        }
-      }
-    });
-    return { live, lost };
+    return this.ctx.storage.transactionSync(() => recordPrepared(store, perSku, this.now()));
   }
 
   private async commit(store: CartRecords, orderId: string, live: readonly CartHold[]): Promise<CartHold[]> {
@@ -271,21 +247,21 @@ export class CartCoordinator extends DurableObject<Env> {
         reply: await this.sku(sku).commit({ sku, orderId, holdIds: holds.map((h) => h.holdId), source: "api:checkout" }),
       })),
     );
-    const nowMs = this.now();
-    const byId = new Map(live.map((h) => [h.holdId, h]));
-    const sold: CartHold[] = [];
-    this.ctx.storage.transactionSync(() => {
-      for (const { reply } of perSku) {
-        for (const o of reply.outcomes) {
-          const h = byId.get(o.holdId);
-          if (h === undefined) throw new Error(`commit: unknown hold ${o.holdId}`);
-          const ended: CartHold = { ...h, state: o.state };
-          store.putHold(ended, nowMs);
-          sold.push(ended);
-        }
-      }
+    return this.ctx.storage.transactionSync(() => recordCommitted(store, live, perSku.flatMap((p) => p.reply.outcomes), this.now()));
+  }
+
+  /**
+   * A cart whose holds are all of one SKU: both phases in one call and one transaction of that
+   * SKU's authority (nothing to pin while other SKUs commit), recorded here in one transaction.
+   */
+  private async checkoutOneSku(store: CartRecords, requestId: string, orderId: string, sku: string, open: readonly CartHold[]): Promise<{ prepared: Prepared; sold: CartHold[] | null }> {
+    const reply = await this.sku(sku).checkoutAll({ sku, cartId: store.cartId, requestId, holdIds: open.map((h) => h.holdId), pinMs: CHECKOUT_PIN_MS, ttlMs: CHECKOUT_PIN_MS, orderId, source: "api:checkout" });
+    return this.ctx.storage.transactionSync(() => {
+      const nowMs = this.now();
+      const prepared = recordPrepared(store, [{ sku, holds: open, reply }], nowMs);
+      const committed = reply.ok ? reply.committed : null;
+      return { prepared, sold: committed === null ? null : recordCommitted(store, prepared.live, committed, nowMs) };
     });
-    return sold;
   }
 
   /**
@@ -332,6 +308,52 @@ export class CartCoordinator extends DurableObject<Env> {
   private sku(sku: string): SkuApi {
     return skuAuthority(this.env, sku);
   }
+}
+
+interface Prepared {
+  readonly live: CartHold[];
+  readonly lost: (CartHold & { available: number })[];
+}
+
+/** Records the SKUs' prepare outcomes in the cart (inside the caller's transaction): which holds are live, which lines are lost. */
+function recordPrepared(store: CartRecords, perSku: readonly { sku: string; holds: readonly CartHold[]; reply: Result<{ outcomes: readonly PrepareOutcome[] }> }[], nowMs: number): Prepared {
+  const live: CartHold[] = [];
+  const lost: (CartHold & { available: number })[] = [];
+  for (const { sku, holds, reply } of perSku) {
+    if (!reply.ok) {
+      lost.push(...holds.map((h) => ({ ...h, available: 0 })));
+      continue;
+    }
+    for (const [i, outcome] of reply.outcomes.entries()) {
+      const old = holds[i];
+      if (old === undefined) throw new Error(`prepare: no hold for outcome ${outcome.holdId}`);
+      if (!outcome.ok) {
+        store.putHold({ ...old, state: "expired" }, nowMs); // still wanted: a later checkout tries again
+        lost.push({ ...old, state: "expired", available: outcome.available });
+        continue;
+      }
+      // Held again under new ids: the new holds replace the old one in the cart.
+      if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) store.letGo(old.holdId, "expired");
+      for (const h of outcome.holds) {
+        const ch = toCartHold(sku, h);
+        store.putHold(ch, nowMs);
+        live.push(ch);
+      }
+    }
+  }
+  return { live, lost };
+}
+
+/** Records the SKUs' commit outcomes in the cart (inside the caller's transaction); answers the holds as they ended. */
+function recordCommitted(store: CartRecords, live: readonly CartHold[], outcomes: readonly CommitOutcome[], nowMs: number): CartHold[] {
+  const byId = new Map(live.map((h) => [h.holdId, h]));
+  return outcomes.map((o) => {
+    const h = byId.get(o.holdId);
+    if (h === undefined) throw new Error(`commit: unknown hold ${o.holdId}`);
+    const ended: CartHold = { ...h, state: o.state };
+    store.putHold(ended, nowMs);
+    return ended;
+  });
 }
 
 function groupBySku(lines: readonly CartLine[]): Map<string, HoldLine[]> {

@@ -97,6 +97,24 @@ export function flushRetryDelayMs(sku: string, failuresInRow: number): number {
  */
 export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "expire-twice" | "unlisted-outbox";
 
+/** The first phase of a checkout at one SKU (prepareCheckout). */
+export interface PrepareRequest {
+  readonly sku: string;
+  readonly cartId: string;
+  readonly requestId: string;
+  readonly holdIds: readonly string[];
+  readonly pinMs: number;
+  readonly ttlMs: number;
+}
+
+/** The second phase (commit): these holds become the order's sales. */
+export interface CommitRequest {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly holdIds: readonly string[];
+  readonly source: MovementSource;
+}
+
 /** What every request needs before deciding: the SKU's facts, the location directory, the time. */
 interface Ready {
   readonly sku: string;
@@ -230,74 +248,104 @@ export class SkuAuthority extends DurableObject<Env> {
    * First phase of a checkout: pin each live hold until `untilMs` so it cannot expire while the
    * cart commits its other SKUs; re-hold an expired one if stock allows (same location first).
    */
-  async prepareCheckout(req: { sku: string; cartId: string; requestId: string; holdIds: readonly string[]; pinMs: number; ttlMs: number }): Promise<Result<{ outcomes: PrepareOutcome[] }>> {
+  async prepareCheckout(req: PrepareRequest): Promise<Result<{ outcomes: PrepareOutcome[] }>> {
     const ready = await this.ready(req.sku);
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const nowMs = r.nowMs;
     const outcomes = this.ctx.storage.transactionSync(() => {
       this.expire(r);
-      return req.holdIds.map((holdId): PrepareOutcome => {
-        const h = this.store.hold(holdId);
-        if (h === undefined) return { holdId, ok: false, available: 0 };
-        if (h.state === "committed") return { holdId, ok: true, holds: [holdView(h, nowMs)] };
-        if (h.state === "active" && this.store.isShort(holdId)) {
-          // A store sale took this hold's units: it ends, and the line is held again below if it can be.
-          this.step(r, null, nowMs, () => this.store.endHold({ ...h, state: "released", endedAtMs: nowMs }));
-        }
-        const current = this.store.hold(holdId) ?? h;
-        const pinned = extendHold(current, nowMs + req.pinMs, nowMs);
-        if (pinned !== null) {
-          this.store.extendHold(holdId, pinned.expiresAtMs);
-          return { holdId, ok: true, holds: [holdView(pinned, nowMs)] };
-        }
-        // Expired or released: a new hold for the same quantity, at the same place if possible. Its
-        // id derives from the checkout request and the old hold, so a retried prepare finds it.
-        const requestId = `${req.requestId}.${holdId}`;
-        const earlier = this.store.holdsWithPrefix(`${requestId}.`);
-        if (earlier.length > 0) return { holdId, ok: true, holds: earlier.map((g) => holdView(g, nowMs)) };
-        const again = (location?: string) =>
-          grantHolds(this.store.stocks(r.directory), { requestId, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
-        const here = again(h.location);
-        const granted = here.ok ? here : again();
-        if (!granted.ok) return { holdId, ok: false, available: granted.short[0]?.available ?? 0 };
-        this.step(r, null, nowMs, () => {
-          for (const g of granted.holds) this.store.insertHold(g);
-        });
-        return { holdId, ok: true, holds: granted.holds.map((g) => holdView(g, nowMs)) };
-      });
+      return this.prepareHolds(r, req);
     });
-    await this.afterChange(nowMs);
+    await this.afterChange(r.nowMs);
     return { ok: true, outcomes };
   }
 
   /** Second phase: each live hold becomes a sale (`loc → customer`); a committed one stays committed. */
-  async commit(req: { sku: string; orderId: string; holdIds: readonly string[]; source: MovementSource }): Promise<{ outcomes: CommitOutcome[] }> {
+  async commit(req: CommitRequest): Promise<{ outcomes: CommitOutcome[] }> {
     const ready = await this.ready(req.sku, [], { moves: true });
     // A SKU the catalog no longer knows still commits its holds; listed all the same.
     if (!ready.ok) await this.listing.ensure(req.sku);
     const nowMs = ready.ok ? ready.ready.nowMs : this.now();
     const outcomes = this.ctx.storage.transactionSync(() => {
       if (ready.ok) this.expire(ready.ready);
-      return req.holdIds.flatMap((holdId): CommitOutcome[] => {
-        const h = this.store.hold(holdId);
-        if (h === undefined) return [];
-        const out = commitHold(h, { sku: req.sku, nowMs, source: req.source, ref: req.orderId });
-        if (!out.ok) {
-          return [{ holdId, state: holdView(out.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
-        }
-        const movements = out.movement === null ? [] : this.byLots(out.movement);
-        const land = () => {
-          this.store.endHold(out.hold);
-          for (const m of movements) this.store.recordMovement(m);
-        };
-        if (ready.ok) this.step(ready.ready, out.movement, nowMs, land);
-        else land();
-        return [{ holdId, state: "committed", location: h.location, qty: h.qty, movementId: out.movement?.id ?? null }];
-      });
+      return this.commitHolds(ready.ok ? ready.ready : null, req, nowMs);
     });
     await this.afterChange(nowMs);
     return { outcomes };
+  }
+
+  /**
+   * Both phases in one transaction, for a cart whose holds are all of this SKU: nothing else can
+   * happen between them, so there is nothing to pin against. Sold only if every hold is live or
+   * held again; otherwise nothing is sold and `committed` is null (the prepare outcomes say why).
+   */
+  async checkoutAll(req: PrepareRequest & Omit<CommitRequest, "holdIds">): Promise<Result<{ outcomes: PrepareOutcome[]; committed: CommitOutcome[] | null }>> {
+    const ready = await this.ready(req.sku, [], { moves: true });
+    if (!ready.ok) return ready;
+    const r = ready.ready;
+    const reply = this.ctx.storage.transactionSync(() => {
+      this.expire(r);
+      const outcomes = this.prepareHolds(r, req);
+      const live = outcomes.flatMap((o) => (o.ok ? o.holds.map((h) => h.holdId) : []));
+      const committed = outcomes.every((o) => o.ok) ? this.commitHolds(r, { ...req, holdIds: live }, r.nowMs) : null;
+      return { outcomes, committed };
+    });
+    await this.afterChange(r.nowMs);
+    return { ok: true, ...reply };
+  }
+
+  /** The prepare phase inside the caller's transaction (see prepareCheckout). */
+  private prepareHolds(r: Ready, req: PrepareRequest): PrepareOutcome[] {
+    const nowMs = r.nowMs;
+    return req.holdIds.map((holdId): PrepareOutcome => {
+      const h = this.store.hold(holdId);
+      if (h === undefined) return { holdId, ok: false, available: 0 };
+      if (h.state === "committed") return { holdId, ok: true, holds: [holdView(h, nowMs)] };
+      if (h.state === "active" && this.store.isShort(holdId)) {
+        // A store sale took this hold's units: it ends, and the line is held again below if it can be.
+        this.step(r, null, nowMs, () => this.store.endHold({ ...h, state: "released", endedAtMs: nowMs }));
+      }
+      const current = this.store.hold(holdId) ?? h;
+      const pinned = extendHold(current, nowMs + req.pinMs, nowMs);
+      if (pinned !== null) {
+        this.store.extendHold(holdId, pinned.expiresAtMs);
+        return { holdId, ok: true, holds: [holdView(pinned, nowMs)] };
+      }
+      // Expired or released: a new hold for the same quantity, at the same place if possible. Its
+      // id derives from the checkout request and the old hold, so a retried prepare finds it.
+      const requestId = `${req.requestId}.${holdId}`;
+      const earlier = this.store.holdsWithPrefix(`${requestId}.`);
+      if (earlier.length > 0) return { holdId, ok: true, holds: earlier.map((g) => holdView(g, nowMs)) };
+      const again = (location?: string) =>
+        grantHolds(this.store.stocks(r.directory), { requestId, cartId: req.cartId, lines: [{ lineIndex: 0, qty: h.qty, location }], ttlMs: Math.max(req.ttlMs, req.pinMs) }, nowMs);
+      const here = again(h.location);
+      const granted = here.ok ? here : again();
+      if (!granted.ok) return { holdId, ok: false, available: granted.short[0]?.available ?? 0 };
+      this.step(r, null, nowMs, () => {
+        for (const g of granted.holds) this.store.insertHold(g);
+      });
+      return { holdId, ok: true, holds: granted.holds.map((g) => holdView(g, nowMs)) };
+    });
+  }
+
+  /** The commit phase inside the caller's transaction (see commit); `r` is null for a SKU the catalog no longer knows. */
+  private commitHolds(r: Ready | null, req: CommitRequest, nowMs: number): CommitOutcome[] {
+    return req.holdIds.flatMap((holdId): CommitOutcome[] => {
+      const h = this.store.hold(holdId);
+      if (h === undefined) return [];
+      const out = commitHold(h, { sku: req.sku, nowMs, source: req.source, ref: req.orderId });
+      if (!out.ok) {
+        return [{ holdId, state: holdView(out.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
+      }
+      const movements = out.movement === null ? [] : this.byLots(out.movement);
+      const land = () => {
+        this.store.endHold(out.hold);
+        for (const m of movements) this.store.recordMovement(m);
+      };
+      if (r !== null) this.step(r, out.movement, nowMs, land);
+      else land();
+      return [{ holdId, state: "committed", location: h.location, qty: h.qty, movementId: out.movement?.id ?? null }];
+    });
   }
 
   /** Units arrive at a location. With an Idempotency-Key, the same receipt twice lands once. */

@@ -156,6 +156,39 @@ describe("checking out a cart whose hold expired", () => {
     expect((await viewCart(quick)).body.holds).toEqual([expect.objectContaining({ state: "active" })]);
   });
 
+  it("sells neither line of a one-SKU cart when one of its two holds expired and its stock is gone (both phases in one call)", async () => {
+    const sku = await stocked("ONESKU", 5);
+    const cart = fresh("cart");
+    await hold(cart, sku, 3, 5); // expires
+    await shiftSkuClock(sku, 10_000);
+    await shiftCartClock(cart, 10_000);
+    await hold(cart, sku, 2); // live
+    const other = fresh("cart");
+    await hold(other, sku, 3); // takes what the expired hold had
+    const movementsBefore = await recordedMovements(sku);
+
+    const r = await checkout(cart);
+
+    expect(r.status).toBe(409);
+    expect(r.body.type).toBe("hold-expired");
+    expect(r.body.lines).toEqual([expect.objectContaining({ sku, qty: 3, available: 0 })]);
+    expect(await recordedMovements(sku)).toBe(movementsBefore);
+    expect(await availability(sku)).toMatchObject({ onHand: 5, held: 5, available: 0 });
+    const view = await viewCart(cart);
+    expect(view.body.state).toBe("open");
+    expect(view.body.holds.map((h: { qty: number; state: string }) => [h.qty, h.state]).sort()).toEqual([
+      [2, "active"],
+      [3, "expired"],
+    ]);
+    // Once the other cart lets go, the same checkout sells both lines, once.
+    await releaseCart(other);
+    const again = await checkout(cart);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.lines).toEqual([expect.objectContaining({ sku, location: "W1", qty: 5 })]);
+    expect(await availability(sku)).toMatchObject({ onHand: 0, held: 0, available: 0 });
+    expect((await inspectSku(sku)).balances).toEqual({ supplier: -5, "loc:W1": 0, customer: 5 });
+  });
+
   it("tries a lost line again on the next checkout, and sells it once stock has arrived", async () => {
     const sku = await stocked("RETRY", 3);
     const late = fresh("cart");
