@@ -164,7 +164,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(sku);
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const { stocks, transfers } = this.ctx.storage.transactionSync(() => {
+    const { stocks, transfers } = this.transaction(() => {
       this.expire(r);
       return { stocks: this.store.stocks(r.directory), transfers: this.store.inTransit() };
     });
@@ -200,7 +200,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(req.sku, req.lines.flatMap((l) => (l.location === undefined ? [] : [l.location])));
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const reply = this.ctx.storage.transactionSync((): HoldReply => {
+    const reply = this.transaction((): HoldReply => {
       this.expire(r);
       // Hold ids are `<requestId>.<line>.<n>`; the lines of a request are granted together or not at all.
       const earlier = this.store.holdsWithPrefix(`${req.requestId}.`);
@@ -224,7 +224,7 @@ export class SkuAuthority extends DurableObject<Env> {
   async release(req: { holdIds: readonly string[] }): Promise<{ holds: HoldView[] }> {
     const r = await this.readyFromMeta();
     const nowMs = r?.nowMs ?? this.now();
-    const holds = this.ctx.storage.transactionSync(() => {
+    const holds = this.transaction(() => {
       if (r !== null) this.expire(r);
       const ended: HoldView[] = [];
       const apply = () => {
@@ -252,7 +252,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(req.sku);
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const outcomes = this.ctx.storage.transactionSync(() => {
+    const outcomes = this.transaction(() => {
       this.expire(r);
       return this.prepareHolds(r, req);
     });
@@ -266,7 +266,7 @@ export class SkuAuthority extends DurableObject<Env> {
     // A SKU the catalog no longer knows still commits its holds; listed all the same.
     if (!ready.ok) await this.listing.ensure(req.sku);
     const nowMs = ready.ok ? ready.ready.nowMs : this.now();
-    const outcomes = this.ctx.storage.transactionSync(() => {
+    const outcomes = this.transaction(() => {
       if (ready.ok) this.expire(ready.ready);
       return this.commitHolds(ready.ok ? ready.ready : null, req, nowMs);
     });
@@ -283,7 +283,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(req.sku, [], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const reply = this.ctx.storage.transactionSync(() => {
+    const reply = this.transaction(() => {
       this.expire(r);
       const outcomes = this.prepareHolds(r, req);
       const live = outcomes.flatMap((o) => (o.ok ? o.holds.map((h) => h.holdId) : []));
@@ -353,7 +353,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(input.sku, [input.location], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const out = this.ctx.storage.transactionSync(() =>
+    const out = this.transaction(() =>
       this.once(input.idempotency, "receipt", r.nowMs, (): Result<{ receipt: ReceiptOutput }> => {
         this.expire(r);
         const movement = receiptMovement({ id: `rcpt.${crypto.randomUUID()}`, sku: input.sku, location: input.location, qty: input.qty, nowMs: r.nowMs, source: input.source, ref: input.ref, lot: input.lot, expiresOn: input.expiresOn });
@@ -374,7 +374,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(input.sku, [input.from, input.to], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const out = this.ctx.storage.transactionSync(() =>
+    const out = this.transaction(() =>
       this.once(input.idempotency, "transfer", r.nowMs, (): Result<{ transfer: TransferView }> => {
         this.expire(r);
         const stock = this.store.stocks(r.directory).find((s) => s.location === input.from);
@@ -398,7 +398,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(input.sku, [], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const out = this.ctx.storage.transactionSync(() =>
+    const out = this.transaction(() =>
       this.once(input.idempotency, "transfer-receipt", r.nowMs, (): Result<{ transfer: TransferView; movementIds: string[] }> => {
         this.expire(r);
         const t = this.store.transfer(input.transferId);
@@ -429,7 +429,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const ready = await this.ready(input.sku, [input.location], { moves: true });
     if (!ready.ok) return ready;
     const r = ready.ready;
-    const out = this.ctx.storage.transactionSync(() =>
+    const out = this.transaction(() =>
       this.once(input.idempotency, "write-off", r.nowMs, (): Result<{ writeOff: WriteOffOutput }> => {
         this.expire(r);
         const stock = this.store.stocks(r.directory).find((s) => s.location === input.location);
@@ -471,7 +471,7 @@ export class SkuAuthority extends DurableObject<Env> {
     const r = ready.ready;
     const incarnation = req.incarnation ?? null;
     const key = opKey(req.terminalId, incarnation);
-    const results = this.ctx.storage.transactionSync(() => {
+    const results = this.transaction(() => {
       this.expire(r);
       const applied = req.ops.map((op): TerminalOpResult => {
         const seen = this.plantedBug === "no-dedupe" ? undefined : this.store.terminalOp(key, op.seq);
@@ -521,7 +521,7 @@ export class SkuAuthority extends DurableObject<Env> {
     if (!ready.ok) return ready;
     const r = ready.ready;
     const idem = { key: `count:${input.countId}`, fingerprint: `${input.location}:${input.delta}` };
-    const out = this.ctx.storage.transactionSync(() =>
+    const out = this.transaction(() =>
       this.once(idem, "count-adjustment", r.nowMs, (): Result<{ movementId: string | null }> => {
         this.expire(r);
         const m = adjustmentMovement({ countId: input.countId, sku: input.sku, location: input.location, variance: input.delta, nowMs: r.nowMs, source: input.source });
@@ -555,7 +555,7 @@ export class SkuAuthority extends DurableObject<Env> {
   async auditView(sku: string): Promise<Result<{ balances: Record<string, number>; unflushed: Movement[]; unflushedEvents: number; flush: FlushStats }>> {
     const ready = await this.ready(sku);
     if (!ready.ok) return ready;
-    const { balances, unflushed } = this.ctx.storage.transactionSync(() => {
+    const { balances, unflushed } = this.transaction(() => {
       this.expire(ready.ready);
       return { balances: Object.fromEntries(this.store.balances()), unflushed: this.store.unflushed() };
     });
@@ -568,7 +568,7 @@ export class SkuAuthority extends DurableObject<Env> {
     this.alarmAtMs = null;
     const r = await this.readyFromMeta();
     const nowMs = r?.nowMs ?? this.now();
-    this.ctx.storage.transactionSync(() => {
+    this.transaction(() => {
       if (r !== null) this.expire(r);
       this.store.forgetDedupeBefore(nowMs - DEDUPE_RETENTION_MS);
       this.store.forgetEndedHoldsBefore(nowMs - ENDED_HOLD_RETENTION_MS);
@@ -609,7 +609,7 @@ export class SkuAuthority extends DurableObject<Env> {
       console.warn(`sku ${sku}: ledger flush failed (${this.flushFailuresInRow} in a row), retrying in ${this.flushAtMs - this.now()} ms`, error);
       return "failed";
     }
-    this.ctx.storage.transactionSync(() => this.store.forgetFlushed(batch));
+    this.transaction(() => this.store.forgetFlushed(batch));
     this.flushFailuresInRow = 0;
     this.flushStats.batches += 1;
     this.flushStats.movements += batch.movements.length;
@@ -706,6 +706,19 @@ export class SkuAuthority extends DurableObject<Env> {
     return { ok: true, replayed: false, value: value as unknown as T };
   }
 
+  /**
+   * One synchronous transaction of the object's storage. If it throws, SQLite rolls it back, and
+   * what the storage remembers about the rows (the bound on the earliest deadline) is forgotten.
+   */
+  private transaction<T>(fn: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(fn);
+    } catch (error) {
+      this.store.forgetEarliestDeadline();
+      throw error;
+    }
+  }
+
   /** Apply expiry to every hold past its deadline (lazily on each request, and from the alarm). */
   private expire(r: Ready): void {
     const due = expireDue(this.store.dueHolds(r.nowMs, EXPIRE_BATCH_MAX), r.nowMs);
@@ -718,6 +731,8 @@ export class SkuAuthority extends DurableObject<Env> {
         }
       });
     }
+    // The next deadline, read once the due holds have ended: until it passes, no request reads the holds for expiry.
+    if (due.length > 0 || !this.store.knowsEarliestDeadline()) this.store.earliestExpiry();
     if (r.facts.perishable) this.expireLots(r);
   }
 

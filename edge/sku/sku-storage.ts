@@ -101,6 +101,11 @@ export class SkuStorage {
    * folded into. After a restart, everything already in the outbox counts as read.
    */
   private eventsReadThrough: number;
+  /**
+   * No active hold's deadline is earlier than this (undefined: not known). Only ever lowered by a
+   * new hold; ending or extending holds leaves it a valid lower bound; raised only by reading it.
+   */
+  private earliestDeadlineAtLeast: number | undefined;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
@@ -181,15 +186,30 @@ export class SkuStorage {
     return this.sql.exec<HoldRow>("SELECT * FROM holds WHERE state = 'active' ORDER BY expires_at").toArray().map(toHold);
   }
 
+  /** Active holds past their deadline at `nowMs`, earliest first; none without a read while the earliest deadline is known to be later. */
   dueHolds(nowMs: number, limit: number): Hold[] {
+    if (this.earliestDeadlineAtLeast !== undefined && this.earliestDeadlineAtLeast > nowMs) return [];
     return this.sql
       .exec<HoldRow>("SELECT * FROM holds WHERE state = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?", nowMs, limit)
       .toArray()
       .map(toHold);
   }
 
+  /** The earliest deadline of an active hold, read now (and remembered as the bound `dueHolds` goes by). */
   earliestExpiry(): number | undefined {
-    return this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE state = 'active'").one().t ?? undefined;
+    const t = this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE state = 'active'").one().t ?? undefined;
+    this.earliestDeadlineAtLeast = t ?? Number.POSITIVE_INFINITY;
+    return t;
+  }
+
+  /** Whether the bound on the earliest deadline is known (else `earliestExpiry()` reads it). */
+  knowsEarliestDeadline(): boolean {
+    return this.earliestDeadlineAtLeast !== undefined;
+  }
+
+  /** Forget the bound on the earliest deadline: a transaction that may have moved it was rolled back. */
+  forgetEarliestDeadline(): void {
+    this.earliestDeadlineAtLeast = undefined;
   }
 
   insertHold(h: Hold): void {
@@ -199,6 +219,7 @@ export class SkuStorage {
       h.holdId, h.cartId, h.location, h.qty, h.createdAtMs, h.expiresAtMs,
     );
     this.addHeld(h.location, h.qty);
+    if (this.earliestDeadlineAtLeast !== undefined) this.earliestDeadlineAtLeast = Math.min(this.earliestDeadlineAtLeast, h.expiresAtMs);
   }
 
   /** Record the end of an active hold and give its units back to its location. */
