@@ -168,7 +168,7 @@ export class SkuAuthority extends DurableObject<Env> {
       this.expire(r);
       return { stocks: this.store.stocks(r.directory), transfers: this.store.inTransit() };
     });
-    await this.afterChange(r.nowMs);
+    await this.afterChange(r.nowMs, { holdsOnly: true });
     const shown = stocks.filter((s) => s.onHand !== 0 || s.held !== 0);
     const locations = shown.map((s) => ({ location: s.location, onHand: s.onHand, held: s.held, reserve: s.reserve, available: available(s) }));
     const sum = (f: (l: LocationAvailability) => number) => locations.reduce((n, l) => n + f(l), 0);
@@ -216,7 +216,7 @@ export class SkuAuthority extends DurableObject<Env> {
       }, undefined, { before, after: granted.stocks });
       return { ok: true, holds: granted.holds.map((h) => holdView(h, r.nowMs)) };
     });
-    await this.afterChange(r.nowMs);
+    await this.afterChange(r.nowMs, { holdsOnly: true });
     return reply;
   }
 
@@ -240,7 +240,7 @@ export class SkuAuthority extends DurableObject<Env> {
       else this.step(r, null, nowMs, apply);
       return ended;
     });
-    await this.afterChange(nowMs);
+    await this.afterChange(nowMs, { holdsOnly: true });
     return { holds };
   }
 
@@ -256,7 +256,7 @@ export class SkuAuthority extends DurableObject<Env> {
       this.expire(r);
       return this.prepareHolds(r, req);
     });
-    await this.afterChange(r.nowMs);
+    await this.afterChange(r.nowMs, { holdsOnly: true });
     return { ok: true, outcomes };
   }
 
@@ -270,7 +270,7 @@ export class SkuAuthority extends DurableObject<Env> {
       if (ready.ok) this.expire(ready.ready);
       return this.commitHolds(ready.ok ? ready.ready : null, req, nowMs);
     });
-    await this.afterChange(nowMs);
+    await this.afterChange(nowMs, { holdsOnly: true });
     return { outcomes };
   }
 
@@ -290,7 +290,7 @@ export class SkuAuthority extends DurableObject<Env> {
       const committed = outcomes.every((o) => o.ok) ? this.commitHolds(r, { ...req, holdIds: live }, r.nowMs) : null;
       return { outcomes, committed };
     });
-    await this.afterChange(r.nowMs);
+    await this.afterChange(r.nowMs, { holdsOnly: true });
     return { ok: true, ...reply };
   }
 
@@ -573,6 +573,8 @@ export class SkuAuthority extends DurableObject<Env> {
       this.store.forgetDedupeBefore(nowMs - DEDUPE_RETENTION_MS);
       this.store.forgetEndedHoldsBefore(nowMs - ENDED_HOLD_RETENTION_MS);
     });
+    // What the expiry wrote (events, a perishable's movements) is flushed like any request's.
+    if (this.store.takeOutboxWritten() && this.flushAtMs === null) this.flushAtMs = nowMs + FLUSH_DELAY_MS;
     if (this.flushAtMs !== null && this.flushAtMs <= nowMs) await this.flush();
     if (r !== null) await this.listing.leaveIfDue(r.sku, nowMs, !this.store.hasUnflushed());
     await this.schedule();
@@ -826,17 +828,28 @@ export class SkuAuthority extends DurableObject<Env> {
   }
 
   /** After a request: a flush becomes due if the outbox has rows, and the alarm follows. */
-  private async afterChange(nowMs: number): Promise<void> {
-    if (this.flushAtMs === null && this.store.hasUnflushed()) this.flushAtMs = nowMs + FLUSH_DELAY_MS;
-    await this.schedule();
+  /**
+   * After a request: a flush becomes due if it wrote to the outbox, and the alarm follows. A
+   * request that only held, released, pinned or sold (`holdsOnly`) adds no deadline but its holds'
+   * (lots and Idempotency-Key answers come with other requests).
+   */
+  private async afterChange(nowMs: number, opts: { holdsOnly?: boolean } = {}): Promise<void> {
+    if (this.store.takeOutboxWritten() && this.flushAtMs === null) this.flushAtMs = nowMs + FLUSH_DELAY_MS;
+    await this.schedule(opts.holdsOnly === true);
   }
 
-  private async schedule(): Promise<void> {
-    // An alarm due within the flush delay comes back before any deadline a request can add (a hold
-    // lives at least HOLD_TTL_MIN_S, an Idempotency-Key answer for days, a lot to the end of its
-    // day), and when it runs it schedules the rest: a busy SKU reads no deadlines per request.
-    const soon = this.alarmAtMs;
-    if (typeof soon === "number" && soon <= this.now() + FLUSH_DELAY_MS && (this.flushAtMs ?? Infinity) >= soon && (this.listing.leaveAtMs ?? Infinity) >= soon) return;
+  private async schedule(holdsOnly = false): Promise<void> {
+    // The alarm is already due no later than anything this request can have added, and when it
+    // runs it schedules the rest: a busy SKU reads no deadlines per request. That holds for an
+    // alarm due within the flush delay (a hold lives at least HOLD_TTL_MIN_S, an Idempotency-Key
+    // answer for days, a lot to the end of its day), and, after a request that only touched holds,
+    // for an alarm no later than the earliest hold deadline the storage knows of.
+    const set = this.alarmAtMs;
+    if (typeof set === "number" && (this.flushAtMs ?? Infinity) >= set && (this.listing.leaveAtMs ?? Infinity) >= set) {
+      if (set <= this.now() + FLUSH_DELAY_MS) return;
+      const deadline = this.store.earliestDeadlineBound();
+      if (holdsOnly && deadline !== undefined && set <= deadline) return;
+    }
     const expiry = this.store.earliestExpiry();
     // Lots are checked at the end of their day; for SKUs that are not perishable the alarm finds
     // nothing to do and the lot stays (expiry is only enforced for perishables).

@@ -106,6 +106,8 @@ export class SkuStorage {
    * new hold; ending or extending holds leaves it a valid lower bound; raised only by reading it.
    */
   private earliestDeadlineAtLeast: number | undefined;
+  /** Set by every write to the outbox tables; read and cleared by `takeOutboxWritten`. */
+  private outboxWritten = false;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
@@ -200,6 +202,18 @@ export class SkuStorage {
     const t = this.sql.exec<{ t: number | null }>("SELECT MIN(expires_at) AS t FROM holds WHERE state = 'active'").one().t ?? undefined;
     this.earliestDeadlineAtLeast = t ?? Number.POSITIVE_INFINITY;
     return t;
+  }
+
+  /** A lower bound on the earliest active hold's deadline, without a read; undefined if not known. */
+  earliestDeadlineBound(): number | undefined {
+    return this.earliestDeadlineAtLeast;
+  }
+
+  /** Whether anything was written to the outbox (movements, events, transfers) since the last call. */
+  takeOutboxWritten(): boolean {
+    const wrote = this.outboxWritten;
+    this.outboxWritten = false;
+    return wrote;
   }
 
   /** Whether the bound on the earliest deadline is known (else `earliestExpiry()` reads it). */
@@ -324,6 +338,7 @@ export class SkuStorage {
       );
     }
     this.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", m.id, JSON.stringify(m));
+    this.outboxWritten = true;
   }
 
   /** The lots of a stock account (`loc:*` or `transit:*`) that hold units. */
@@ -394,6 +409,7 @@ export class SkuStorage {
     const row = this.sql.exec<{ seq: number; body: string }>("SELECT seq, body FROM event_outbox WHERE seq > ? ORDER BY seq DESC LIMIT 1", this.eventsReadThrough).toArray()[0];
     const newest = row !== undefined && row.seq === next - 1 ? (JSON.parse(row.body) as StockEvent) : undefined;
     const { replaced, appended } = foldEvents(newest, events, next);
+    this.outboxWritten = true;
     if (replaced !== null) this.sql.exec("UPDATE event_outbox SET body = ? WHERE seq = ?", JSON.stringify(replaced), replaced.seq);
     for (const e of appended) this.sql.exec("INSERT INTO event_outbox (seq, body) VALUES (?, ?)", e.seq, JSON.stringify(e));
     if (appended.length > 0) this.setMeta("next_event_seq", String(next + appended.length));
@@ -420,6 +436,7 @@ export class SkuStorage {
   }
 
   putTransfer(t: Transfer): void {
+    this.outboxWritten = true;
     this.sql.exec(
       `INSERT INTO transfers (transfer_id, from_location, to_location, qty, state, received, lost, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
        ON CONFLICT (transfer_id) DO UPDATE SET state = excluded.state, received = excluded.received, lost = excluded.lost, version = version + 1`,
