@@ -98,15 +98,15 @@ const WARM_SKU = "LWARM";
 
 /** The RPC methods each object class serves (edge/stubs.ts), and the alarm: each call is a billed request. */
 const RPC_METHODS = {
-  SkuAuthority: ["availability", "check", "hold", "release", "prepareCheckout", "commit", "receive", "transferOut", "receiveTransfer", "writeOff", "auditView", "alarm"],
+  SkuAuthority: ["availability", "check", "hold", "release", "prepareCheckout", "commit", "checkoutAll", "receive", "transferOut", "receiveTransfer", "writeOff", "auditView", "alarm"],
   CartCoordinator: ["addHolds", "view", "checkout", "releaseAll"],
 };
 
 /** What the code path says one unit of each kind costs in Durable Object requests (without alarms). */
 const DERIVED_RPC = {
   checkout: {
-    perSale: 5,
-    path: "hold: Worker→CartCoordinator.addHolds, →SkuAuthority.hold (+1 SkuAuthority.check per SKU only when a cart names 2+ SKUs); checkout: Worker→CartCoordinator.checkout, →SkuAuthority.prepareCheckout, →SkuAuthority.commit",
+    perSale: 4,
+    path: "hold: Worker→CartCoordinator.addHolds, →SkuAuthority.hold (+1 SkuAuthority.check per SKU only when a cart names 2+ SKUs); checkout of a one-SKU cart: Worker→CartCoordinator.checkout, →SkuAuthority.checkoutAll (a cart of several SKUs: prepareCheckout and commit per SKU)",
   },
   receipt: { perSale: 1, path: "Worker→SkuAuthority.receive" },
 };
@@ -180,6 +180,8 @@ function snapshotSources(app, ref) {
     execFileSync("tar", ["-x", "-C", app], { input: tar });
   }
   symlinkSync(join(ROOT, "node_modules"), join(app, "node_modules"), "dir");
+  // wrangler.toml's [assets] directory must exist; the bench asks for no file, so an empty one does.
+  mkdirSync(join(app, "dist", "web"), { recursive: true });
   // wrangler dev reads the signing secret from .dev.vars next to wrangler.toml.
   ensureDevVars(ROOT);
   copyFileSync(join(ROOT, ".dev.vars"), join(app, ".dev.vars"));

@@ -336,7 +336,9 @@ function recordPrepared(store: CartRecords, perSku: readonly { sku: string; hold
       if (outcome.holds.length !== 1 || outcome.holds[0]?.holdId !== old.holdId) store.letGo(old.holdId, "expired");
       for (const h of outcome.holds) {
         const ch = toCartHold(sku, h);
-        store.putHold(ch, nowMs);
+        // The same hold, neither pinned nor changed: the cart already says so.
+        const same = ch.holdId === old.holdId && ch.location === old.location && ch.qty === old.qty && ch.expiresAtMs === old.expiresAtMs && ch.state === old.state && old.wanted;
+        if (!same) store.putHold(ch, nowMs);
         live.push(ch);
       }
     }

@@ -285,7 +285,8 @@ export class SkuAuthority extends DurableObject<Env> {
     const r = ready.ready;
     const reply = this.transaction(() => {
       this.expire(r);
-      const outcomes = this.prepareHolds(r, req);
+      // No pin: the commit follows in this transaction, so a live hold is left as it is.
+      const outcomes = this.prepareHolds(r, { ...req, pinMs: 0 });
       const live = outcomes.flatMap((o) => (o.ok ? o.holds.map((h) => h.holdId) : []));
       const committed = outcomes.every((o) => o.ok) ? this.commitHolds(r, { ...req, holdIds: live }, r.nowMs) : null;
       return { outcomes, committed };
@@ -308,7 +309,7 @@ export class SkuAuthority extends DurableObject<Env> {
       const current = this.store.hold(holdId) ?? h;
       const pinned = extendHold(current, nowMs + req.pinMs, nowMs);
       if (pinned !== null) {
-        this.store.extendHold(holdId, pinned.expiresAtMs);
+        if (pinned !== current) this.store.extendHold(holdId, pinned.expiresAtMs);
         return { holdId, ok: true, holds: [holdView(pinned, nowMs)] };
       }
       // Expired or released: a new hold for the same quantity, at the same place if possible. Its
