@@ -260,6 +260,8 @@ function counted(Real, cls) {
 
 export const SkuAuthority = counted(RealSkuAuthority, "SkuAuthority");
 export const CartCoordinator = counted(RealCartCoordinator, "CartCoordinator");
+// The other classes, uncounted: a sale does not call them (the registry is joined once per SKU).
+export { CountSession, OutboxRegistry } from "./edge/index.ts";
 
 export default {
   async fetch(request, env, ctx) {
