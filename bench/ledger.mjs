@@ -1026,7 +1026,7 @@ function report(r) {
     `Derived: ${Object.entries(DERIVED_RPC).map(([k, v]) => `${k} = ${v.perSale} (${v.path})`).join("; ")}; plus one alarm() per flush batch (the flush runs in the SKU object's alarm), taken as audit batches ÷ units. ` +
       (r.counting.length
         ? `Counted: a separate ${r.config.countDuration} s run per scenario on an instrumented copy of the Worker (same connections; every connection finishes the unit it started, so the counts divide exactly), counting every RPC method call and alarm() of both object classes in the objects themselves, until the flush and the queue had gone quiet; the same again with the flush paused, where the alarms never go quiet (last column: during the load, and per second in the ${IDLE_SAMPLE_MS / 1000} s after it).` +
-          (r.counting.every((c) => c.counts && (c.counts.calls["SkuAuthority.receive"] ?? 0) + (c.counts.calls["SkuAuthority.commit"] ?? 0) > 0) ? "" : " WARNING: the counting run saw no SkuAuthority calls; its numbers are not usable.")
+          (r.counting.every((c) => c.counts && (c.counts.calls["SkuAuthority.receive"] ?? 0) + (c.counts.calls["SkuAuthority.commit"] ?? 0) + (c.counts.calls["SkuAuthority.checkoutAll"] ?? 0) > 0) ? "" : " WARNING: the counting run saw no SkuAuthority calls; its numbers are not usable.")
         : "Not counted (--count-duration 0): the derived numbers are used."),
   );
   if (r.counting.length) {
