@@ -144,3 +144,21 @@ export interface TerminalOpResult {
   readonly problem?: Readonly<Record<string, unknown>>;
   readonly shortfall?: Shortfall;
 }
+
+/** The first phase of a checkout at one SKU (prepareCheckout). */
+export interface PrepareRequest {
+  readonly sku: string;
+  readonly cartId: string;
+  readonly requestId: string;
+  readonly holdIds: readonly string[];
+  readonly pinMs: number;
+  readonly ttlMs: number;
+}
+
+/** The second phase (commit): these holds become the order's sales. */
+export interface CommitRequest {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly holdIds: readonly string[];
+  readonly source: MovementSource;
+}

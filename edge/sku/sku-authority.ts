@@ -26,12 +26,11 @@ import { countApprovedEvent, seqConflictEvent, shortfallEvent, stockEvents, type
 import { adjustmentMovement } from "../../ledger/rules/count-sheet";
 import { locationAccount } from "../../ledger/rules/ids";
 import { classifyRepeat, opFingerprint, opKey, opMovement, planShortfall, type TerminalOp } from "../../ledger/rules/terminal-ops";
-import { expiredLotMovements, expiryInstantMs, splitByLots, takeFromLots, UNNAMED_LOT } from "../../ledger/rules/lots";
+import { expiredLotMovements, expiryInstantMs, splitByLots, splitOverdrawingLots, splitTakingLots, takeFromLots } from "../../ledger/rules/lots";
 import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
-import { fnv1a } from "../hash";
 import { outboxRegistry } from "../stubs";
 import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
@@ -41,20 +40,27 @@ import {
   transferView,
   type Availability,
   type CommitOutcome,
+  type CommitRequest,
   type FlushStats,
   type HoldReply,
   type HoldView,
   type IdempotencyInput,
   type LocationAvailability,
   type PrepareOutcome,
+  type PrepareRequest,
   type ReceiptInput,
   type ReceiptOutput,
   type TerminalOpResult,
   type TransferView,
   type WriteOffOutput,
 } from "./sku-api";
+import { FLUSH_DELAY_MS, FLUSH_EVENTS_MAX, FLUSH_MOVEMENTS_MAX, flushRetryDelayMs } from "./flush-policy";
 import { OutboxListing } from "./outbox-listing";
+import { DeferredOutbox, type PlantedBug } from "./planted-bugs";
 import { SkuStorage } from "./sku-storage";
+
+export { FLUSH_DELAY_MS, FLUSH_MOVEMENTS_MAX, flushRetryDelayMs } from "./flush-policy";
+export type { PlantedBug } from "./planted-bugs";
 
 /** How long the answer to an Idempotency-Key is kept. */
 export const DEDUPE_RETENTION_MS = 7 * 24 * 3600_000;
@@ -67,54 +73,6 @@ export const TERMINAL_OP_RECORDS_MAX = 1_000;
 export const ENDED_HOLD_RETENTION_MS = 3600_000;
 /** Bound on holds expired per pass; the alarm comes straight back for the rest. */
 const EXPIRE_BATCH_MAX = 500;
-/** How long changes gather in the outbox before a flush, so that a busy SKU lands them in batches. */
-export const FLUSH_DELAY_MS = 250;
-/** Bounds on one flush: movements and events per D1 batch. */
-export const FLUSH_MOVEMENTS_MAX = 500;
-const FLUSH_EVENTS_MAX = 1000;
-/** Backoff after a failed flush: doubling from the delay, capped, with jitter. */
-const FLUSH_BACKOFF_MAX_MS = 30_000;
-
-/**
- * Capped exponential backoff with jitter, so that SKUs failing together do not retry together. The
- * jitter comes from the SKU and the attempt rather than a random source: it spreads SKUs just as
- * well, and a run replayed from its seed retries at the same instants.
- */
-export function flushRetryDelayMs(sku: string, failuresInRow: number): number {
-  const backoffMs = Math.min(FLUSH_BACKOFF_MAX_MS, FLUSH_DELAY_MS * 2 ** failuresInRow);
-  const jitter = fnv1a(`${sku}#${failuresInRow}`) / 2 ** 32;
-  return Math.round(backoffMs * (0.5 + jitter / 2));
-}
-
-/**
- * TEST-ONLY planted bugs, for the simulation to prove it catches them (test/edge/sim/planted-bugs.test.ts).
- * Set only through `runInDurableObject`; no request can reach the field, and it is "none" otherwise.
- * - no-dedupe: terminal ops are neither looked up nor remembered by name (I3).
- * - outbox-outside-transaction: movements reach the outbox in a later write, after an await; a
- *   restart in between loses them (I4, I5).
- * - expire-twice: an expired hold's units are given back twice (I6, then I1).
- * - unlisted-outbox: movements are made without joining the outbox registry first (I8).
- */
-export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "expire-twice" | "unlisted-outbox";
-
-/** The first phase of a checkout at one SKU (prepareCheckout). */
-export interface PrepareRequest {
-  readonly sku: string;
-  readonly cartId: string;
-  readonly requestId: string;
-  readonly holdIds: readonly string[];
-  readonly pinMs: number;
-  readonly ttlMs: number;
-}
-
-/** The second phase (commit): these holds become the order's sales. */
-export interface CommitRequest {
-  readonly sku: string;
-  readonly orderId: string;
-  readonly holdIds: readonly string[];
-  readonly source: MovementSource;
-}
-
 /** What every request needs before deciding: the SKU's facts, the location directory, the time. */
 interface Ready {
   readonly sku: string;
@@ -135,7 +93,7 @@ export class SkuAuthority extends DurableObject<Env> {
   /** TEST-ONLY: see PlantedBug. */
   plantedBug: PlantedBug = "none";
   /** TEST-ONLY: outbox rows held back by the planted "outbox-outside-transaction" bug. */
-  private plantedDeferred: { id: string; body: string }[] = [];
+  private readonly plantedDeferred = new DeferredOutbox();
 
   private readonly store: SkuStorage;
   private readonly listing: OutboxListing;
@@ -338,7 +296,7 @@ export class SkuAuthority extends DurableObject<Env> {
       if (!out.ok) {
         return [{ holdId, state: holdView(out.hold, nowMs).state, location: h.location, qty: h.qty, movementId: h.state === "committed" ? `mv.${holdId}` : null }];
       }
-      const movements = out.movement === null ? [] : this.byLots(out.movement);
+      const movements = out.movement === null ? [] : splitTakingLots(out.movement, this.store.lotsOf(out.movement.from));
       const land = () => {
         this.store.endHold(out.hold);
         for (const m of movements) this.store.recordMovement(m);
@@ -382,7 +340,7 @@ export class SkuAuthority extends DurableObject<Env> {
         const transferId = `tr_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
         const res = transferOut(stock, { transferId, from: input.from, to: input.to, qty: input.qty }, { sku: input.sku, nowMs: r.nowMs, source: input.source });
         if (!res.ok) return { ok: false, problem: problem("insufficient_stock", `only ${res.movable} units of ${input.sku} at ${input.from} are on hand and not held`, { movable: res.movable }) };
-        const movements = this.byLots(res.movement);
+        const movements = splitTakingLots(res.movement, this.store.lotsOf(res.movement.from));
         this.step(r, res.movement, r.nowMs, () => {
           for (const m of movements) this.store.recordMovement(m);
           this.store.putTransfer(res.transfer);
@@ -412,7 +370,7 @@ export class SkuAuthority extends DurableObject<Env> {
         }
         // What arrived takes the soonest-expiring lots in transit; what was lost, the rest.
         for (const m of res.movements) {
-          const movements = this.byLots(m);
+          const movements = splitTakingLots(m, this.store.lotsOf(m.from));
           this.step(r, m, r.nowMs, () => {
             for (const part of movements) this.store.recordMovement(part);
           });
@@ -488,7 +446,7 @@ export class SkuAuthority extends DurableObject<Env> {
           result = { seq: op.seq, status: "rejected", problem: problemBody(problem("invalid_request", built.detail)) };
         } else {
           const m = built.movement;
-          const parts = m.from === locationAccount(req.location) ? this.byLotsOverdrawing(m) : [m];
+          const parts = m.from === locationAccount(req.location) ? splitOverdrawingLots(m, this.store.lotsOf(m.from)) : [m];
           this.step(
             r,
             m,
@@ -528,7 +486,7 @@ export class SkuAuthority extends DurableObject<Env> {
         const m = adjustmentMovement({ countId: input.countId, sku: input.sku, location: input.location, variance: input.delta, nowMs: r.nowMs, source: input.source });
         if (m === null) return { ok: true, movementId: null };
         const outflow = m.from === locationAccount(input.location);
-        const parts = outflow ? this.byLotsOverdrawing(m) : [m];
+        const parts = outflow ? splitOverdrawingLots(m, this.store.lotsOf(m.from)) : [m];
         const before = this.store.stocks(r.directory).find((s) => s.location === input.location);
         this.step(r, m, r.nowMs, () => {
           for (const part of parts) this.store.recordMovement(part);
@@ -591,7 +549,7 @@ export class SkuAuthority extends DurableObject<Env> {
       this.flushAtMs = null;
       return "paused";
     }
-    this.plantedWriteDeferred();
+    this.plantedDeferred.writeBack(this.ctx.storage.sql);
     const sku = this.store.meta("sku");
     const batch = this.store.flushBatch(FLUSH_MOVEMENTS_MAX, FLUSH_EVENTS_MAX);
     if (sku === undefined || (batch.movements.length === 0 && batch.events.length === 0 && batch.transfers.length === 0)) {
@@ -679,9 +637,9 @@ export class SkuAuthority extends DurableObject<Env> {
    */
   private step(r: Ready, movement: Movement | null, occurredAtMs: number, change: () => void, op?: OpName, known: { before?: readonly LocationStock[]; after?: readonly LocationStock[] } = {}): void {
     const before = known.before ?? this.store.stocks(r.directory);
-    const outboxBefore = this.plantedBug === "outbox-outside-transaction" ? this.plantedOutboxSeq() : 0;
+    const outboxBefore = this.plantedBug === "outbox-outside-transaction" ? this.plantedDeferred.mark(this.ctx.storage.sql) : 0;
     change();
-    if (this.plantedBug === "outbox-outside-transaction") this.plantedDeferOutbox(outboxBefore);
+    if (this.plantedBug === "outbox-outside-transaction") this.plantedDeferred.takeAfter(this.ctx.storage.sql, outboxBefore);
     const after = known.after ?? this.store.stocks(r.directory);
     this.store.recordEvents(
       stockEvents(before, after, { sku: r.sku, nextSeq: this.store.nextEventSeq(), movementId: movement?.id ?? null, occurredAtMs, recordedAtMs: r.nowMs, lowStock: r.facts.lowStock, op }),
@@ -792,43 +750,7 @@ export class SkuAuthority extends DurableObject<Env> {
     return shortfall;
   }
 
-  /** Like `byLots`, for facts from the store: what the lots do not cover comes from the unnamed lot, below zero. */
-  private byLotsOverdrawing(template: Movement): Movement[] {
-    const lots = this.store.lotsOf(template.from);
-    const inLots = lots.reduce((n, l) => n + l.qty, 0);
-    const covered = Math.min(inLots, template.qty);
-    const takes = covered === 0 ? [] : (takeFromLots(lots, covered) ?? []);
-    const rest = template.qty - covered;
-    return splitByLots(template, rest > 0 ? [...takes, { lot: UNNAMED_LOT, expiresOn: null, qty: rest }] : takes);
-  }
 
-  /** A movement out of a stock account, split into one movement per lot it takes (FEFO). */
-  private byLots(template: Movement): Movement[] {
-    const takes = takeFromLots(this.store.lotsOf(template.from), template.qty);
-    if (takes === null) throw new Error(`movement ${template.id}: the lots of ${template.from} do not cover ${template.qty} units`);
-    return splitByLots(template, takes);
-  }
-
-  // ---- TEST-ONLY: the planted "outbox-outside-transaction" bug (see PlantedBug) ----------------
-
-  private plantedOutboxSeq(): number {
-    return this.ctx.storage.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM outbox").one().s ?? 0;
-  }
-
-  /** Take the rows this change wrote out of the outbox, to write them later. */
-  private plantedDeferOutbox(afterSeq: number): void {
-    const rows = this.ctx.storage.sql.exec<{ movement_id: string; body: string }>("SELECT movement_id, body FROM outbox WHERE seq > ? ORDER BY seq", afterSeq).toArray();
-    this.ctx.storage.sql.exec("DELETE FROM outbox WHERE seq > ?", afterSeq);
-    this.plantedDeferred.push(...rows.map((r) => ({ id: r.movement_id, body: r.body })));
-  }
-
-  private plantedWriteDeferred(): void {
-    const rows = this.plantedDeferred;
-    this.plantedDeferred = [];
-    for (const row of rows) this.ctx.storage.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", row.id, row.body);
-  }
-
-  /** After a request: a flush becomes due if the outbox has rows, and the alarm follows. */
   /**
    * After a request: a flush becomes due if it wrote to the outbox, and the alarm follows. A
    * request that only held, released, pinned or sold (`holdsOnly`) adds no deadline but its holds'

@@ -91,3 +91,22 @@ export function expiredLotMovements(sku: string, location: string, lots: readonl
       expiresOn: l.expiresOn,
     }));
 }
+
+/** A movement out of a stock account, split into one movement per lot it takes (FEFO); the lots must cover it. */
+export function splitTakingLots(template: Movement, lots: readonly LotBalance[]): Movement[] {
+  const takes = takeFromLots(lots, template.qty);
+  if (takes === null) throw new Error(`movement ${template.id}: the lots of ${template.from} do not cover ${template.qty} units`);
+  return splitByLots(template, takes);
+}
+
+/**
+ * Like `splitTakingLots`, for facts from the store (a till's sale, a count): what the lots do not
+ * cover comes from the unnamed lot, below zero (I2).
+ */
+export function splitOverdrawingLots(template: Movement, lots: readonly LotBalance[]): Movement[] {
+  const inLots = lots.reduce((n, l) => n + l.qty, 0);
+  const covered = Math.min(inLots, template.qty);
+  const takes = covered === 0 ? [] : (takeFromLots(lots, covered) ?? []);
+  const rest = template.qty - covered;
+  return splitByLots(template, rest > 0 ? [...takes, { lot: UNNAMED_LOT, expiresOn: null, qty: rest }] : takes);
+}

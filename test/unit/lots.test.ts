@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { expiredLotMovements, expiryInstantMs, fefo, splitByLots, takeFromLots, UNNAMED_LOT, type LotBalance } from "../../ledger/rules/lots";
+import { expiredLotMovements, expiryInstantMs, fefo, splitByLots, splitOverdrawingLots, splitTakingLots, takeFromLots, UNNAMED_LOT, type LotBalance } from "../../ledger/rules/lots";
 import type { Movement } from "../../ledger/rules/movement";
 
 const lots: LotBalance[] = [
@@ -46,6 +46,28 @@ describe("splitting a movement by lots", () => {
       ["mv.h1", "A", "2026-12-01", 2],
       ["mv.h1.1", null, null, 3],
     ]);
+  });
+});
+
+describe("taking a movement's units from the lots", () => {
+  const sale = (qty: number): Movement => ({ id: "mv.h2", sku: "P", from: "loc:S1", to: "customer", qty, occurredAtMs: 1, recordedAtMs: 1, source: "system", ref: "o2", lot: null, expiresOn: null });
+
+  it("splits an online sale by first expiry, and refuses one the lots do not cover", () => {
+    expect(splitTakingLots(sale(3), lots).map((m) => [m.id, m.lot, m.qty])).toEqual([
+      ["mv.h2", "A", 2],
+      ["mv.h2.1", "B", 1],
+    ]);
+    expect(() => splitTakingLots(sale(15), lots)).toThrow(/do not cover 15 units/);
+  });
+
+  it("takes what a store sale needs beyond the lots from the unnamed lot, below zero (I2)", () => {
+    const small: LotBalance[] = [{ lot: "A", expiresOn: "2026-12-01", qty: 2 }];
+    expect(splitOverdrawingLots(sale(5), small).map((m) => [m.lot, m.qty])).toEqual([
+      ["A", 2],
+      [null, 3],
+    ]);
+    expect(splitOverdrawingLots(sale(2), []).map((m) => [m.lot, m.qty])).toEqual([[null, 2]]);
+    expect(splitOverdrawingLots(sale(1), small).map((m) => [m.lot, m.qty])).toEqual([["A", 1]]);
   });
 });
 
