@@ -16,7 +16,7 @@
 // The profiler's sampling slows the isolate a little; its figures are shares, not throughput (the
 // hot-sku bench measures that without a profiler).
 import autocannon from "autocannon";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
@@ -24,7 +24,6 @@ import { startWorkerdServer } from "../scripts/lib/workerd-server.mjs";
 import { ROOT } from "../scripts/lib/wrangler.mjs";
 import { apiClient } from "../scripts/lib/http.mjs";
 import { benchTokens, freePort, snapshotSources } from "./lib/targets.mjs";
-import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 
 const say = (msg) => process.stderr.write(`profile: ${msg}\n`);
@@ -79,54 +78,51 @@ function partOf(node) {
  * every file; a profile node's line and column point into the bundle.
  */
 function sourceMapper(bundleDir) {
-  return async () => {
-    const { readFileSync, existsSync } = await import("node:fs");
-    const mapPath = join(bundleDir, "index.js.map");
-    if (!existsSync(mapPath)) return () => null;
-    const map = JSON.parse(readFileSync(mapPath, "utf8"));
-    // Decode only what is needed: for each generated line, segments of [column, source].
-    const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const lines = [];
-    let source = 0;
-    let origLine = 0;
-    for (const line of map.mappings.split(";")) {
-      const segs = [];
-      let col = 0;
-      for (const seg of line.split(",")) {
-        if (seg === "") continue;
-        const values = [];
-        let shift = 0;
-        let value = 0;
-        for (const ch of seg) {
-          const digit = chars.indexOf(ch);
-          value += (digit & 31) << shift;
-          if (digit & 32) shift += 5;
-          else {
-            values.push(value & 1 ? -(value >> 1) : value >> 1);
-            value = 0;
-            shift = 0;
-          }
-        }
-        col += values[0];
-        if (values.length > 1) {
-          source += values[1];
-          origLine += values[2];
-          segs.push([col, source, origLine]);
+  const mapPath = join(bundleDir, "index.js.map");
+  if (!existsSync(mapPath)) return () => null;
+  const map = JSON.parse(readFileSync(mapPath, "utf8"));
+  // Decode only what is needed: for each generated line, segments of [column, source].
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const lines = [];
+  let source = 0;
+  let origLine = 0;
+  for (const line of map.mappings.split(";")) {
+    const segs = [];
+    let col = 0;
+    for (const seg of line.split(",")) {
+      if (seg === "") continue;
+      const values = [];
+      let shift = 0;
+      let value = 0;
+      for (const ch of seg) {
+        const digit = chars.indexOf(ch);
+        value += (digit & 31) << shift;
+        if (digit & 32) shift += 5;
+        else {
+          values.push(value & 1 ? -(value >> 1) : value >> 1);
+          value = 0;
+          shift = 0;
         }
       }
-      lines.push(segs);
+      col += values[0];
+      if (values.length > 1) {
+        source += values[1];
+        origLine += values[2];
+        segs.push([col, source, origLine]);
+      }
     }
-    return (lineNumber, columnNumber) => {
-      const segs = lines[lineNumber];
-      if (segs === undefined || segs.length === 0) return null;
-      let found = segs[0];
-      for (const s of segs) {
-        if (s[0] <= columnNumber) found = s;
-        else break;
-      }
-      const file = map.sources[found[1]];
-      return file === undefined ? null : `${file}:${found[2] + 1}`;
-    };
+    lines.push(segs);
+  }
+  return (lineNumber, columnNumber) => {
+    const segs = lines[lineNumber];
+    if (segs === undefined || segs.length === 0) return null;
+    let found = segs[0];
+    for (const s of segs) {
+      if (s[0] <= columnNumber) found = s;
+      else break;
+    }
+    const file = map.sources[found[1]];
+    return file === undefined ? null : `${file}:${found[2] + 1}`;
   };
 }
 
@@ -230,7 +226,7 @@ export async function main(argv = []) {
     const load = await autocannon({ url: server.base, connections, duration, requests });
     const { profile } = await session.send("Profiler.stop");
     session.close();
-    const sourceOf = await sourceMapper(bundleDir)();
+    const sourceOf = sourceMapper(bundleDir);
     const s = summarize(profile, sourceOf);
     const pct = (ms) => `${((100 * ms) / s.totalMs).toFixed(1)} %`;
     const out = [];

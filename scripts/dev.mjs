@@ -4,26 +4,15 @@
 //   --no-seed   skip the demo data
 // After startup the log stays readable: wrangler's line per request and per changefeed batch is
 // counted, not printed; failures show at once, and a one-line summary every minute.
-import { parseArgs } from "node:util";
-import { HOST, logDigest, startDevServer } from "./lib/dev-server.mjs";
+import { logDigest, startDevServer } from "./lib/dev-server.mjs";
 import { ensureDevVars } from "./lib/jwt.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 import { seed } from "./seed.mjs";
-import { startSummary } from "./lib/start-summary.mjs";
+import { startCli, startSummary } from "./lib/start-summary.mjs";
 
 const SUMMARY_EVERY_MS = 60_000;
 
-const say = (msg) => process.stdout.write(`[dev] ${msg}\n`);
-const die = (msg, code = 1) => {
-  process.stderr.write(`[dev] ${msg}\n`);
-  process.exit(code);
-};
-
-const { values } = parseArgs({ options: { "no-seed": { type: "boolean" } }, strict: true });
-
-const PORT = Number(process.env.PORT ?? 8787);
-if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) die(`PORT must be a TCP port number, got "${process.env.PORT}"`);
-const BASE = `http://${HOST}:${PORT}`;
+const { say, die, noSeed, port: PORT, base: BASE } = startCli("dev");
 
 async function main() {
   const digest = logDigest();
@@ -64,7 +53,7 @@ async function main() {
   });
 
   let seeded = false;
-  if (values["no-seed"]) {
+  if (noSeed) {
     say("seeding skipped (--no-seed)");
   } else {
     try {

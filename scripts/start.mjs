@@ -6,25 +6,14 @@
 // wrangler dev's proxy in front of the Worker caps a small machine at 1–2 k requests a second on a
 // route without storage; workerd alone answers several times that (README, "Hot SKU").
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { HOST, portInUse } from "./lib/dev-server.mjs";
 import { ensureDevVars } from "./lib/jwt.mjs";
 import { startWorkerdServer } from "./lib/workerd-server.mjs";
 import { ROOT } from "./lib/wrangler.mjs";
 import { seed } from "./seed.mjs";
-import { startSummary } from "./lib/start-summary.mjs";
+import { startCli, startSummary } from "./lib/start-summary.mjs";
 
-const say = (msg) => process.stdout.write(`[start] ${msg}\n`);
-const die = (msg, code = 1) => {
-  process.stderr.write(`[start] ${msg}\n`);
-  process.exit(code);
-};
-
-const { values } = parseArgs({ options: { "no-seed": { type: "boolean" } }, strict: true });
-
-const PORT = Number(process.env.PORT ?? 8787);
-if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) die(`PORT must be a TCP port number, got "${process.env.PORT}"`);
-const BASE = `http://${HOST}:${PORT}`;
+const { say, die, noSeed, port: PORT, base: BASE } = startCli("start");
 
 async function main() {
   const { demo } = ensureDevVars(ROOT);
@@ -66,7 +55,7 @@ async function main() {
   }
 
   let seeded = false;
-  if (values["no-seed"]) {
+  if (noSeed) {
     say("seeding skipped (--no-seed)");
   } else {
     try {

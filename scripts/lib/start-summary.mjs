@@ -1,4 +1,23 @@
-// What `npm start` and `npm run dev` print once the Worker is up and seeded: where everything is.
+// What `npm start` and `npm run dev` share: their command line (--no-seed, PORT), how they speak,
+// and what they print once the Worker is up and seeded: where everything is.
+import { parseArgs } from "node:util";
+import { HOST } from "./dev-server.mjs";
+
+/**
+ * The command line of a start script named `name` ("start", "dev"): its log lines, its exit on a
+ * fatal error, --no-seed, and the port from $PORT (default 8787) with the base URL on it.
+ */
+export function startCli(name) {
+  const say = (msg) => process.stdout.write(`[${name}] ${msg}\n`);
+  const die = (msg, code = 1) => {
+    process.stderr.write(`[${name}] ${msg}\n`);
+    process.exit(code);
+  };
+  const { values } = parseArgs({ options: { "no-seed": { type: "boolean" } }, strict: true });
+  const port = Number(process.env.PORT ?? 8787);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) die(`PORT must be a TCP port number, got "${process.env.PORT}"`);
+  return { say, die, noSeed: values["no-seed"] === true, port, base: `http://${HOST}:${port}` };
+}
 
 /** The summary block; `server` names what serves the Worker, `tail` is the last line. */
 export function startSummary({ base, seeded, demo, root, server, tail = "From here on: the Worker's warnings and errors as they happen." }) {
