@@ -24,7 +24,11 @@ export default defineConfig({
                 // The seeded simulation (test/edge/sim/): how many runs, or one seed to replay, and its steps.
                 SIM_RUNS: process.env.SIM_RUNS ?? "", SIM_SEED: process.env.SIM_SEED ?? "", SIM_STEPS: process.env.SIM_STEPS ?? "",
                 // As `npm start` has it (.dev.vars): the demo sign-in on, for loopback hosts only.
-                DEMO_SIGN_IN: "1" },
+                DEMO_SIGN_IN: "1",
+                // A flush lands as soon as the ledger writer is free, instead of waiting up to a second
+                // for other SKUs' flushes: tests flush one SKU at a time and wait for it. The gather
+                // window itself is tested with the writer's own setting (test/edge/ledger-writer.test.ts).
+                LEDGER_GATHER_MS: "0" },
             },
           }),
         ],

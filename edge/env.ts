@@ -1,6 +1,7 @@
 import type { StockEvent } from "../ledger/rules/events";
 import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { CountSession } from "./count/count-session";
+import type { LedgerWriter } from "./sku/ledger-writer";
 import type { OutboxRegistry } from "./sku/outbox-registry";
 import type { SkuAuthority } from "./sku/sku-authority";
 
@@ -12,6 +13,10 @@ export interface Env {
   readonly COUNT: DurableObjectNamespace<CountSession>;
   /** Which SKU authorities may have movements not yet in D1 (edge/sku/outbox-registry.ts). */
   readonly OUTBOX: DurableObjectNamespace<OutboxRegistry>;
+  /** Gathers the authorities' flushes into D1 batches (edge/sku/ledger-writer.ts). */
+  readonly LEDGER: DurableObjectNamespace<LedgerWriter>;
+  /** How long (ms) a flush may wait in the ledger writer for others; unset: GATHER_MAX_MS. */
+  readonly LEDGER_GATHER_MS?: string;
   readonly DB: D1Database;
   /** The changefeed Queue: every event, published after it landed in D1. */
   readonly CHANGES: Queue<StockEvent>;

@@ -9,6 +9,7 @@ import { createApp } from "./http/app";
 
 export { CartCoordinator } from "./cart/cart-coordinator";
 export { CountSession } from "./count/count-session";
+export { LedgerWriter } from "./sku/ledger-writer";
 export { OutboxRegistry } from "./sku/outbox-registry";
 export { SkuAuthority } from "./sku/sku-authority";
 

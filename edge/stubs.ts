@@ -8,6 +8,8 @@ import type { CartCoordinator } from "./cart/cart-coordinator";
 import type { CountSession } from "./count/count-session";
 import type { Env } from "./env";
 import { fnv1a } from "./hash";
+import type { LedgerWriter } from "./sku/ledger-writer";
+import { ledgerWriterShard } from "./sku/ledger-writer";
 import type { OutboxRegistry } from "./sku/outbox-registry";
 import { registryShard } from "./sku/outbox-registry";
 import type { SkuAuthority } from "./sku/sku-authority";
@@ -50,3 +52,8 @@ export const outboxRegistryShard = (env: Env, shard: string): RegistryApi => env
 
 /** The registry shard that lists `sku`. */
 export const outboxRegistry = (env: Env, sku: string): RegistryApi => outboxRegistryShard(env, registryShard(sku));
+
+export type LedgerWriterApi = Methods<LedgerWriter, "land" | "writerStats">;
+
+// reason: as above. The writer that gathers `sku`'s flushes.
+export const ledgerWriter = (env: Env, sku: string): LedgerWriterApi => env.LEDGER.get(env.LEDGER.idFromName(ledgerWriterShard(sku))) as unknown as LedgerWriterApi;

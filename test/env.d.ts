@@ -7,6 +7,8 @@ declare namespace Cloudflare {
     readonly CART: WorkerEnv["CART"];
     readonly COUNT: WorkerEnv["COUNT"];
     readonly OUTBOX: WorkerEnv["OUTBOX"];
+    readonly LEDGER: WorkerEnv["LEDGER"];
+    readonly LEDGER_GATHER_MS?: string;
     readonly DB: WorkerEnv["DB"];
     readonly CHANGES: WorkerEnv["CHANGES"];
     readonly AUTH_SECRET: string;

@@ -68,7 +68,8 @@ export const auditRoutes = new Hono<AppEnv>().get("/audit/skus/:sku", allowed("G
     unflushedEvents: view.unflushedEvents,
     conservation,
     flush: {
-      batches: view.flush.batches,
+      flushes: view.flush.flushes,
+      batches: Math.round(view.flush.batches * 1000) / 1000,
       movements: view.flush.movements,
       events: view.flush.events,
       rowsWritten: view.flush.rowsWritten,

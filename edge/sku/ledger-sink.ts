@@ -1,8 +1,10 @@
 /**
  * Where an authority's flush lands: the D1 ledger, then the changefeed Queue.
  *
- * `land` writes one D1 `batch()` (a single transaction) of at most five statements, whatever the
- * batch's size, each reading the batch as one JSON parameter (`json_each`):
+ * An authority hands its flush to the ledger writer (edge/sku/ledger-writer.ts), which gathers the
+ * flushes of many SKUs into one D1 batch (`landInD1`). `landInD1` writes one D1 `batch()` (a
+ * single transaction) of at most five statements, whatever the batch's size or how many SKUs it
+ * carries, each reading the batch as one JSON parameter (`json_each`):
  *  1. balances: one upsert per (SKU, account) the batch touches, by the sum of the batch's
  *     movements that the ledger does not hold yet (looked up by id before they are inserted);
  *  2. movements: INSERT OR IGNORE on their id;
@@ -29,9 +31,23 @@ export interface LedgerBatch {
   readonly transfers: readonly Transfer[];
 }
 
+/** What landing one SKU's batch did. */
+export interface Landed {
+  /** D1 rows written for this batch: its share of the D1 batch it was landed in. */
+  readonly rowsWritten: number;
+  /** Its share of that D1 batch (its movements, events and transfers over the batch's): 1 when it was landed alone. */
+  readonly batchShare: number;
+}
+
 export interface LedgerSink {
-  land(batch: LedgerBatch, sku: string, landedAtMs: number): Promise<{ readonly rowsWritten: number }>;
+  land(batch: LedgerBatch, sku: string, landedAtMs: number): Promise<Landed>;
   publish(events: readonly StockEvent[]): Promise<void>;
+}
+
+/** One SKU's part of a D1 batch. */
+export interface SkuBatch {
+  readonly sku: string;
+  readonly batch: LedgerBatch;
 }
 
 const QUEUE_BATCH_MAX = 100;
@@ -67,36 +83,61 @@ INSERT INTO ledger_cursors (sku, event_seq)
 SELECT json_extract(value, '$[1]'), MAX(json_extract(value, '$[2]')) FROM json_each(?1) WHERE true GROUP BY 1
 ON CONFLICT (sku) DO UPDATE SET event_seq = MAX(event_seq, excluded.event_seq)`;
 
+// Transfers as JSON arrays: [id, sku, from, to, qty, state, received, lost, createdAt].
 const TRANSFERS = `
 INSERT INTO transfers (id, sku, from_location, to_location, qty, state, received, lost, created_at)
-SELECT json_extract(value, '$[0]'), ?2, json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'),
-       json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]')
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),
+       json_extract(value, '$[5]'), json_extract(value, '$[6]'), json_extract(value, '$[7]'), json_extract(value, '$[8]')
 FROM json_each(?1) WHERE true
 ON CONFLICT (id) DO UPDATE SET state = excluded.state, received = excluded.received, lost = excluded.lost`;
 
+/** How much of a D1 batch a SKU's batch is: what the writer divides the rows written by. */
+export const batchItems = (b: LedgerBatch): number => b.movements.length + b.events.length + b.transfers.length;
+
+/**
+ * Land the batches of one or more SKUs in one D1 batch; the rows written. The same movement,
+ * event or transfer handed twice (a SKU's flush retried while its first attempt still waits in the
+ * writer) lands once: movements by id and events by (SKU, seq), the later copy of a transfer winning.
+ */
+export async function landInD1(db: D1Database, batches: readonly SkuBatch[], landedAtMs: number): Promise<number> {
+  const movements = new Map<string, Movement>();
+  const events = new Map<string, StockEvent>();
+  const transfers = new Map<string, { sku: string; t: Transfer }>();
+  for (const { sku, batch } of batches) {
+    for (const m of batch.movements) movements.set(m.id, m);
+    for (const e of batch.events) events.set(`${e.sku}#${e.seq}`, e);
+    for (const t of batch.transfers) transfers.set(`${sku}#${t.transferId}`, { sku, t });
+  }
+  const statements: D1PreparedStatement[] = [];
+  if (movements.size > 0) {
+    const json = JSON.stringify([...movements.values()].map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
+    statements.push(db.prepare(BALANCES).bind(json), db.prepare(MOVEMENTS).bind(json, landedAtMs));
+  }
+  if (events.size > 0) {
+    const json = JSON.stringify([...events.values()].map((e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]));
+    statements.push(db.prepare(EVENTS).bind(json), db.prepare(CURSORS).bind(json));
+  }
+  if (transfers.size > 0) {
+    const json = JSON.stringify([...transfers.values()].map(({ sku, t }) => [t.transferId, sku, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs]));
+    statements.push(db.prepare(TRANSFERS).bind(json));
+  }
+  if (statements.length === 0) return 0;
+  const results = await db.batch(statements);
+  return results.reduce((n, r) => n + (r.meta.rows_written ?? 0), 0);
+}
+
+/** Send events to the changefeed Queue, in the Queue's batches. */
+export async function publishEvents(queue: Queue<StockEvent> | undefined, events: readonly StockEvent[]): Promise<void> {
+  if (queue === undefined || events.length === 0) return;
+  for (const chunk of chunks(events, QUEUE_BATCH_MAX)) await queue.sendBatch(chunk.map((body) => ({ body })));
+}
+
+/** A sink that lands each SKU's batch on its own, straight in D1 (tests and tools; authorities go through the writer). */
 export function d1Sink(db: D1Database, queue: Queue<StockEvent> | undefined): LedgerSink {
   return {
     async land(batch, sku, landedAtMs) {
-      const statements: D1PreparedStatement[] = [];
-      if (batch.movements.length > 0) {
-        const movements = JSON.stringify(batch.movements.map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
-        statements.push(db.prepare(BALANCES).bind(movements), db.prepare(MOVEMENTS).bind(movements, landedAtMs));
-      }
-      if (batch.events.length > 0) {
-        const events = JSON.stringify(batch.events.map((e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]));
-        statements.push(db.prepare(EVENTS).bind(events), db.prepare(CURSORS).bind(events));
-      }
-      if (batch.transfers.length > 0) {
-        const transfers = JSON.stringify(batch.transfers.map((t) => [t.transferId, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs]));
-        statements.push(db.prepare(TRANSFERS).bind(transfers, sku));
-      }
-      if (statements.length === 0) return { rowsWritten: 0 };
-      const results = await db.batch(statements);
-      return { rowsWritten: results.reduce((n, r) => n + (r.meta.rows_written ?? 0), 0) };
+      return { rowsWritten: await landInD1(db, [{ sku, batch }], landedAtMs), batchShare: 1 };
     },
-    async publish(events) {
-      if (queue === undefined || events.length === 0) return;
-      for (const chunk of chunks(events, QUEUE_BATCH_MAX)) await queue.sendBatch(chunk.map((body) => ({ body })));
-    },
+    publish: (events) => publishEvents(queue, events),
   };
 }

@@ -33,6 +33,9 @@ export interface WriteOffOutput {
 }
 
 export interface FlushStats {
+  /** The flushes this object made (each one request to the ledger writer, in an alarm). */
+  flushes: number;
+  /** D1 batches: each flush counts its share of the D1 batch it was landed in, so that the sum over SKUs is the D1 batches. */
   batches: number;
   movements: number;
   events: number;

@@ -31,10 +31,10 @@ import type { ShrinkReason } from "../../ledger/rules/ids";
 import type { Movement, MovementSource } from "../../ledger/rules/movement";
 import { receiveTransfer, transferOut, writeOff, type Transfer } from "../../ledger/rules/transfers";
 import type { Env } from "../env";
-import { outboxRegistry } from "../stubs";
+import { ledgerWriter, outboxRegistry } from "../stubs";
 import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
-import { d1Sink, type LedgerSink } from "./ledger-sink";
+import { publishEvents, type Landed, type LedgerSink } from "./ledger-sink";
 import {
   holdView,
   transferView,
@@ -89,7 +89,7 @@ export class SkuAuthority extends DurableObject<Env> {
   retryDelayMs: (sku: string, failuresInRow: number) => number = flushRetryDelayMs;
   /** Where flushes land. Tests replace it to inject ledger failures. */
   ledger: LedgerSink;
-  readonly flushStats: FlushStats = { batches: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0, lagsMs: [] };
+  readonly flushStats: FlushStats = { flushes: 0, batches: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0, lagsMs: [] };
   /** TEST-ONLY: see PlantedBug. */
   plantedBug: PlantedBug = "none";
   /** TEST-ONLY: outbox rows held back by the planted "outbox-outside-transaction" bug. */
@@ -112,7 +112,7 @@ export class SkuAuthority extends DurableObject<Env> {
     this.store = new SkuStorage(ctx.storage.sql);
     this.listing = new OutboxListing(this.store, (sku) => outboxRegistry(env, sku), () => this.plantedBug === "unlisted-outbox");
     this.directory = new Directory(env.DB);
-    this.ledger = d1Sink(env.DB, env.CHANGES);
+    this.ledger = { land: (batch, sku) => ledgerWriter(env, sku).land(sku, batch), publish: (events) => publishEvents(env.CHANGES, events) };
     // After a restart, anything left in the outbox is due at once.
     this.flushAtMs = this.store.hasUnflushed() ? this.now() : null;
     if (this.flushAtMs === null) this.listing.emptied(this.now());
@@ -557,11 +557,10 @@ export class SkuAuthority extends DurableObject<Env> {
       this.listing.emptied(this.now());
       return "idle";
     }
-    const landedAtMs = this.now();
+    let landed: Landed;
     try {
-      const { rowsWritten } = await this.ledger.land(batch, sku, landedAtMs);
+      landed = await this.ledger.land(batch, sku, this.now());
       await this.ledger.publish(batch.events);
-      this.flushStats.rowsWritten += rowsWritten;
     } catch (error) {
       // Handled: the rows stay in the outbox and the next attempt comes after a backoff.
       this.flushFailuresInRow += 1;
@@ -572,9 +571,13 @@ export class SkuAuthority extends DurableObject<Env> {
     }
     this.transaction(() => this.store.forgetFlushed(batch));
     this.flushFailuresInRow = 0;
-    this.flushStats.batches += 1;
+    // This flush's share of the D1 batch it rode in: summed over SKUs, the D1 batches and rows.
+    this.flushStats.flushes += 1;
+    this.flushStats.batches += landed.batchShare;
+    this.flushStats.rowsWritten += landed.rowsWritten;
     this.flushStats.movements += batch.movements.length;
     this.flushStats.events += batch.events.length;
+    const landedAtMs = this.now();
     this.flushStats.lagsMs = [...this.flushStats.lagsMs, ...batch.movements.map((m) => landedAtMs - m.recordedAtMs)].slice(-10_000);
     // A full batch means a backlog: go again at once. Rows that arrived while this batch was in
     // flight wait the usual delay, so that a busy SKU lands them together rather than in dribbles.
