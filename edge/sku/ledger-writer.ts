@@ -34,7 +34,7 @@ export const ledgerWriterShard = (sku: string): string => `ledger-${fnv1a(sku) %
 export const GATHER_MOVEMENTS = 100;
 export const GATHER_EVENTS = 200;
 /** or once the oldest flush waiting has waited this long (LEDGER_GATHER_MS overrides it). */
-export const GATHER_MAX_MS = 1_000;
+export const GATHER_MAX_MS = 1_500;
 /** Bounds on one D1 batch: its JSON parameters stay well under D1's 2 MB per value. */
 const BATCH_MOVEMENTS_MAX = 2_000;
 const BATCH_EVENTS_MAX = 4_000;
