@@ -6,7 +6,10 @@
  * D1, a transaction, a cursor row and balance rows per SKU). The writer is where those flushes meet:
  * an authority hands it its batch and waits; the writer lands what is waiting in one D1 batch
  * (`landInD1`) once enough has gathered (GATHER_MOVEMENTS), or once the oldest flush has waited
- * its gather window, and answers every flush of that batch when D1 has answered.
+ * its gather window, then publishes that batch's events to the changefeed Queue (one `sendBatch`
+ * per hundred events, not one per SKU), and answers every flush of the batch when both are done.
+ * A failure of either fails every flush of the batch: each lands again (nothing twice) and its
+ * events may be published again under the same ids (I5: at least once).
  *
  * It keeps nothing: a flush leaves its authority's outbox only after the writer answered that it
  * landed, so the outboxes stay what the audit and a count's report read (what is in flight is in
@@ -23,7 +26,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { fnv1a } from "../hash";
-import { batchItems, landInD1, type Landed, type LedgerBatch, type SkuBatch } from "./ledger-sink";
+import type { StockEvent } from "../../ledger/rules/events";
+import { batchItems, landInD1, publishEvents, type Landed, type LedgerBatch, type SkuBatch } from "./ledger-sink";
 
 /** How many writers share the SKUs (by a hash of the SKU); fixed per deployment only in that a flush in flight finds its writer either way. */
 export const LEDGER_WRITER_SHARDS = 1;
@@ -35,9 +39,13 @@ export const GATHER_MOVEMENTS = 100;
 export const GATHER_EVENTS = 200;
 /** or once the oldest flush waiting has waited this long (LEDGER_GATHER_MS overrides it). */
 export const GATHER_MAX_MS = 1_500;
-/** Bounds on one D1 batch: its JSON parameters stay well under D1's 2 MB per value. */
+/**
+ * Bounds on one D1 batch: each JSON parameter stays under D1's 2 MB per value (a movement is about
+ * 200 bytes of it, an event with its body about 600). One SKU's flush is at most FLUSH_MOVEMENTS_MAX
+ * and FLUSH_EVENTS_MAX, so a flush always fits.
+ */
 const BATCH_MOVEMENTS_MAX = 2_000;
-const BATCH_EVENTS_MAX = 4_000;
+const BATCH_EVENTS_MAX = 2_000;
 
 export interface WriterStats {
   /** D1 batches landed, and the SKU flushes they carried. */
@@ -46,7 +54,7 @@ export interface WriterStats {
   movements: number;
   events: number;
   rowsWritten: number;
-  /** D1 batches that failed (every flush in them was failed back to its authority). */
+  /** D1 batches that failed to land or to publish (every flush in them was failed back to its authority). */
   failures: number;
 }
 
@@ -81,6 +89,8 @@ export class LedgerWriter extends DurableObject<Env> {
   gatherMs: number;
   /** Where gathered batches land; the rows written. Tests replace it to inject D1 failures. */
   d1: (batches: readonly SkuBatch[], landedAtMs: number) => Promise<number>;
+  /** Where their events go once landed. Tests replace it to inject Queue failures. */
+  publish: (events: readonly StockEvent[]) => Promise<void>;
   readonly stats: WriterStats = { batches: 0, flushes: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0 };
   private waiting: Waiting[] = [];
   private landing = false;
@@ -90,6 +100,7 @@ export class LedgerWriter extends DurableObject<Env> {
     super(ctx, env);
     this.gatherMs = gatherWindowMs(env.LEDGER_GATHER_MS);
     this.d1 = (batches, landedAtMs) => landInD1(env.DB, batches, landedAtMs);
+    this.publish = (events) => publishEvents(env.CHANGES, events);
   }
 
   /** Land one SKU's flush with whatever else gathers; answers once its D1 batch is written. */
@@ -135,6 +146,9 @@ export class LedgerWriter extends DurableObject<Env> {
     let rowsWritten: number;
     try {
       rowsWritten = await this.d1(taken, landedAtMs);
+      // Each event once, even if a retried flush brought it twice.
+      const events = new Map(taken.flatMap((w) => w.batch.events.map((e) => [`${e.sku}#${e.seq}`, e] as const)));
+      await this.publish([...events.values()]);
     } catch (error) {
       this.stats.failures += 1;
       for (const w of taken) w.reject(error);

@@ -34,7 +34,7 @@ import type { Env } from "../env";
 import { ledgerWriter, outboxRegistry } from "../stubs";
 import { problem, problemBody, type Problem, type Result } from "../http/problem";
 import { Directory, type DirectoryEntry, type SkuFacts } from "./directory";
-import { publishEvents, type Landed, type LedgerSink } from "./ledger-sink";
+import type { Landed, LedgerSink } from "./ledger-sink";
 import {
   holdView,
   transferView,
@@ -112,7 +112,8 @@ export class SkuAuthority extends DurableObject<Env> {
     this.store = new SkuStorage(ctx.storage.sql);
     this.listing = new OutboxListing(this.store, (sku) => outboxRegistry(env, sku), () => this.plantedBug === "unlisted-outbox");
     this.directory = new Directory(env.DB);
-    this.ledger = { land: (batch, sku) => ledgerWriter(env, sku).land(sku, batch), publish: (events) => publishEvents(env.CHANGES, events) };
+    // The writer lands the flush with other SKUs' and publishes its events before it answers.
+    this.ledger = { land: (batch, sku) => ledgerWriter(env, sku).land(sku, batch), publish: async () => undefined };
     // After a restart, anything left in the outbox is due at once.
     this.flushAtMs = this.store.hasUnflushed() ? this.now() : null;
     if (this.flushAtMs === null) this.listing.emptied(this.now());

@@ -3,7 +3,8 @@
  * them together, one D1 batch for many SKUs. What must hold: a flush leaves its outbox only once its
  * D1 batch is written, so the audit is exact while flushes wait in the writer; every movement and
  * event lands once whatever D1 does (failing before or after writing) and however often a flush is
- * handed over; a batch lands when enough has gathered or when its window has passed.
+ * handed over; a batch lands when enough has gathered or when its window has passed; its events
+ * are published once it landed, and a failed publish fails its flushes.
  *
  * The test suite runs the writer with no gather window (vitest.config.ts); these tests set the
  * window on the writer itself. The random test prints its seed; replay with SEED=<seed>.
@@ -11,7 +12,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { GATHER_MAX_MS, GATHER_MOVEMENTS, gatherWindowMs, LedgerWriter, ledgerWriterShard, takeBatch } from "../../edge/sku/ledger-writer";
-import { landInD1 } from "../../edge/sku/ledger-sink";
+import { landInD1, publishEvents } from "../../edge/sku/ledger-sink";
 import { adminToken, call, catalog, fresh, inSku } from "./helpers";
 import { flushUntilIdle, inspectSku, landedEvents, landedMovements, ledgerBalances, setSkuClock } from "./objects";
 import { rng, seedFrom } from "../support/seeded";
@@ -75,6 +76,7 @@ describe("the ledger writer", () => {
     await inWriter("any", (w) => {
       w.gatherMs = 0;
       w.d1 = (batches, landedAtMs) => landInD1(env.DB, batches, landedAtMs);
+      w.publish = (events) => publishEvents(env.CHANGES, events);
     });
   });
 
@@ -172,6 +174,31 @@ describe("the ledger writer", () => {
     expect((await inWriter(sku, (w) => w.writerStats())).batches - before.batches).toBe(1);
     await flushUntilIdle(sku);
     await expectLandedOnce(sku, ids);
+  });
+
+  it("publishes each landed batch's events once; a failed publish fails its flushes, which land again and publish then", async () => {
+    await catalog({ locations: [{ id: W }] });
+    const skus = [await quietSku("GQ"), await quietSku("GQ")];
+    const ids = new Map<string, string[]>();
+    for (const sku of skus) ids.set(sku, [await receipt(sku, 2), await receipt(sku, 3)]);
+    const published: string[][] = [];
+    await inWriter(skus[0]!, (w) => {
+      let calls = 0;
+      w.publish = async (events) => {
+        calls += 1;
+        if (calls === 1) throw new Error("injected: queue unavailable");
+        published.push(events.map((e) => `${e.sku}#${e.seq}`));
+      };
+    });
+    // The first D1 batch's publish fails: its flushes fail, though their movements are in D1.
+    expect(await Promise.all(skus.map((sku) => flush(sku)))).toContain("failed");
+    for (const sku of skus) expect((await audit(sku)).consistent).toBe(true);
+    for (const sku of skus) await flushUntilIdle(sku);
+    for (const sku of skus) await expectLandedOnce(sku, ids.get(sku)!);
+    // Every event of both SKUs was published, each once per successful publish.
+    const landed = (await Promise.all(skus.map(async (sku) => (await landedEvents(sku)).map((e) => `${sku}#${e.seq}`)))).flat();
+    expect(new Set(published.flat())).toEqual(new Set(landed));
+    for (const batch of published) expect(new Set(batch).size).toBe(batch.length);
   });
 
   it(`lands every movement of many SKUs once while D1 fails before and after writing (seed ${SEED})`, async () => {
