@@ -5,36 +5,24 @@
  * the view of one cart, which is all the coordinator ever works with.
  */
 import type { HoldState } from "../../ledger/rules/holds";
-import { ensureTable } from "../sqlite-tables";
 
-// Every table is keyed by text and WITHOUT ROWID (edge/sqlite-tables.ts): a new cart or a new
-// line is one row written, not a row and its primary-key entry.
-const TABLES: readonly (readonly [name: string, create: string, indexes?: string])[] = [
-  [
-    "carts",
-    `CREATE TABLE IF NOT EXISTS carts (
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS carts (
   cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('open','checked_out')), order_id TEXT, order_json TEXT, created_at INTEGER NOT NULL
-) WITHOUT ROWID`,
-    "CREATE INDEX IF NOT EXISTS carts_age ON carts (created_at)",
-  ],
-  [
-    "cart_holds",
-    `CREATE TABLE IF NOT EXISTS cart_holds (
+);
+CREATE INDEX IF NOT EXISTS carts_age ON carts (created_at);
+CREATE TABLE IF NOT EXISTS cart_holds (
   cart_id TEXT NOT NULL, hold_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
   expires_at INTEGER NOT NULL, state TEXT NOT NULL, added_at INTEGER NOT NULL,
   wanted INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (cart_id, hold_id)
-) WITHOUT ROWID`,
-  ],
-  [
-    "cart_idempotency",
-    `CREATE TABLE IF NOT EXISTS cart_idempotency (
+);
+CREATE TABLE IF NOT EXISTS cart_idempotency (
   cart_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, reply TEXT, created_at INTEGER NOT NULL,
   PRIMARY KEY (cart_id, key)
-) WITHOUT ROWID`,
-  ],
-];
+);
+`;
 
 export interface CartRow {
   readonly cartId: string;
@@ -67,7 +55,7 @@ export interface IdempotencyRecord {
 
 export class CartStorage {
   constructor(private readonly sql: SqlStorage) {
-    for (const [name, create, indexes] of TABLES) ensureTable(sql, name, create, { indexes });
+    sql.exec(SCHEMA);
   }
 
   of(cartId: string): CartRecords {

@@ -65,7 +65,7 @@ export async function stockState(sku: string): Promise<{ stocks: unknown; balanc
   // every movement is in at least one of them, and a movement mid-flush is in both (hence the union).
   const inside = await inSku(sku, (instance, state) => ({
     view: instance.inspect(),
-    waiting: state.storage.sql.exec<{ id: string }>("SELECT json_extract(body, '$.id') AS id FROM outbox").toArray().map((r) => r.id),
+    waiting: state.storage.sql.exec<{ movement_id: string }>("SELECT movement_id FROM outbox").toArray().map((r) => r.movement_id),
   }));
   const landed = await env.DB.prepare("SELECT id FROM movements WHERE sku = ?").bind(sku).all<{ id: string }>();
   const ids = new Set([...inside.waiting, ...landed.results.map((r) => r.id)]);

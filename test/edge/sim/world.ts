@@ -28,7 +28,7 @@ export interface LocationSpec {
 export type ObjectFaultKind = "restart" | "alarmAgain" | "sinkFail" | "sinkLandThenFail" | "sinkPublishFails" | "sinkHang" | "wipe" | "skew";
 
 /** How long the ledger writer gathers flushes during a run (ms). */
-const SIM_GATHER_MS = 20;
+const SIM_GATHER_MS = 0;
 
 export class World {
   nowMs = SIM_EPOCH_MS;
