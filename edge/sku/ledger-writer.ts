@@ -38,17 +38,12 @@ export const ledgerWriterShard = (sku: string): string => `ledger-${fnv1a(sku) %
 export const GATHER_MOVEMENTS = 100;
 export const GATHER_EVENTS = 200;
 /** or once the oldest flush waiting has waited this long (LEDGER_GATHER_MS overrides it). */
-<<<<<<< HEAD
 export const GATHER_MAX_MS = 1_500;
 /**
  * Bounds on one D1 batch: each JSON parameter stays under D1's 2 MB per value (a movement is about
  * 200 bytes of it, an event with its body about 600). One SKU's flush is at most FLUSH_MOVEMENTS_MAX
  * and FLUSH_EVENTS_MAX, so a flush always fits.
  */
-=======
-export const GATHER_MAX_MS = 1_000;
-/** Bounds on one D1 batch: its JSON parameters stay well under D1's 2 MB per value. */
->>>>>>> parent of 91d060e (Fewer object rows per sale: holds, carts, cart lines and cart idempotency answers WITHOUT ROWID (one row per insert, not a row and its key), the outbox numbered by the authority instead of AUTOINCREMENT and without a unique index on the movement id (two rows a movement, not five); objects made before are rebuilt in the new shape on first open. Ledger writer window 1.5 s: at 70-90 movements a second across many SKUs a batch still reaches 100)
 const BATCH_MOVEMENTS_MAX = 2_000;
 const BATCH_EVENTS_MAX = 2_000;
 
