@@ -2,7 +2,7 @@
  * Where an authority's flush lands: the D1 ledger, then the changefeed Queue.
  *
  * An authority hands its flush to the ledger writer (edge/sku/ledger-writer.ts), which gathers the
- * flushes of many SKUs into one D1 batch (`landInD1`). `landInD1` writes one D1 `batch()` (a
+ * flushes of many SKUs and merges them (`mergeBatches`) into one D1 batch (`landInD1`). `landInD1` writes one D1 `batch()` (a
  * single transaction) of at most five statements, whatever the batch's size or how many SKUs it
  * carries, each reading the batch as one JSON parameter (`json_each`):
  *  1. balances: one upsert per (SKU, account) the batch touches, by the sum of the batch's
@@ -94,12 +94,19 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, received = excluded.recei
 /** How much of a D1 batch a SKU's batch is: what the writer divides the rows written by. */
 export const batchItems = (b: LedgerBatch): number => b.movements.length + b.events.length + b.transfers.length;
 
+/** The batches of one or more SKUs as one: each movement, event and transfer once. */
+export interface MergedBatch {
+  readonly movements: readonly Movement[];
+  readonly events: readonly StockEvent[];
+  readonly transfers: readonly { readonly sku: string; readonly t: Transfer }[];
+}
+
 /**
- * Land the batches of one or more SKUs in one D1 batch; the rows written. The same movement,
- * event or transfer handed twice (a SKU's flush retried while its first attempt still waits in the
- * writer) lands once: movements by id and events by (SKU, seq), the later copy of a transfer winning.
+ * Merge SKUs' batches for one D1 batch. The same movement, event or transfer handed twice (a SKU's
+ * flush retried while its first attempt still waits in the writer) is kept once: movements by id,
+ * events by (SKU, seq), the later copy of a transfer winning.
  */
-export async function landInD1(db: D1Database, batches: readonly SkuBatch[], landedAtMs: number): Promise<number> {
+export function mergeBatches(batches: readonly SkuBatch[]): MergedBatch {
   const movements = new Map<string, Movement>();
   const events = new Map<string, StockEvent>();
   const transfers = new Map<string, { sku: string; t: Transfer }>();
@@ -108,17 +115,22 @@ export async function landInD1(db: D1Database, batches: readonly SkuBatch[], lan
     for (const e of batch.events) events.set(`${e.sku}#${e.seq}`, e);
     for (const t of batch.transfers) transfers.set(`${sku}#${t.transferId}`, { sku, t });
   }
+  return { movements: [...movements.values()], events: [...events.values()], transfers: [...transfers.values()] };
+}
+
+/** Land a merged batch in one D1 batch; the rows written. */
+export async function landInD1(db: D1Database, { movements, events, transfers }: MergedBatch, landedAtMs: number): Promise<number> {
   const statements: D1PreparedStatement[] = [];
-  if (movements.size > 0) {
-    const json = JSON.stringify([...movements.values()].map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
+  if (movements.length > 0) {
+    const json = JSON.stringify(movements.map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
     statements.push(db.prepare(BALANCES).bind(json), db.prepare(MOVEMENTS).bind(json, landedAtMs));
   }
-  if (events.size > 0) {
-    const json = JSON.stringify([...events.values()].map((e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]));
+  if (events.length > 0) {
+    const json = JSON.stringify(events.map((e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]));
     statements.push(db.prepare(EVENTS).bind(json), db.prepare(CURSORS).bind(json));
   }
-  if (transfers.size > 0) {
-    const json = JSON.stringify([...transfers.values()].map(({ sku, t }) => [t.transferId, sku, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs]));
+  if (transfers.length > 0) {
+    const json = JSON.stringify(transfers.map(({ sku, t }) => [t.transferId, sku, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs]));
     statements.push(db.prepare(TRANSFERS).bind(json));
   }
   if (statements.length === 0) return 0;
@@ -136,7 +148,7 @@ export async function publishEvents(queue: Queue<StockEvent> | undefined, events
 export function d1Sink(db: D1Database, queue: Queue<StockEvent> | undefined): LedgerSink {
   return {
     async land(batch, sku, landedAtMs) {
-      return { rowsWritten: await landInD1(db, [{ sku, batch }], landedAtMs), batchShare: 1 };
+      return { rowsWritten: await landInD1(db, mergeBatches([{ sku, batch }]), landedAtMs), batchShare: 1 };
     },
     publish: (events) => publishEvents(queue, events),
   };

@@ -27,7 +27,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { fnv1a } from "../hash";
 import type { StockEvent } from "../../ledger/rules/events";
-import { batchItems, landInD1, publishEvents, type Landed, type LedgerBatch, type SkuBatch } from "./ledger-sink";
+import { batchItems, landInD1, mergeBatches, publishEvents, type Landed, type LedgerBatch, type MergedBatch, type SkuBatch } from "./ledger-sink";
 
 /** How many writers share the SKUs (by a hash of the SKU); fixed per deployment only in that a flush in flight finds its writer either way. */
 export const LEDGER_WRITER_SHARDS = 1;
@@ -87,8 +87,8 @@ export function takeBatch<T extends SkuBatch>(waiting: readonly T[]): T[] {
 export class LedgerWriter extends DurableObject<Env> {
   /** How long a flush may wait for others. Tests set it. */
   gatherMs: number;
-  /** Where gathered batches land; the rows written. Tests replace it to inject D1 failures. */
-  d1: (batches: readonly SkuBatch[], landedAtMs: number) => Promise<number>;
+  /** Where a gathered, merged batch lands; the rows written. Tests replace it to inject D1 failures. */
+  d1: (merged: MergedBatch, landedAtMs: number) => Promise<number>;
   /** Where their events go once landed. Tests replace it to inject Queue failures. */
   publish: (events: readonly StockEvent[]) => Promise<void>;
   readonly stats: WriterStats = { batches: 0, flushes: 0, movements: 0, events: 0, rowsWritten: 0, failures: 0 };
@@ -99,7 +99,7 @@ export class LedgerWriter extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.gatherMs = gatherWindowMs(env.LEDGER_GATHER_MS);
-    this.d1 = (batches, landedAtMs) => landInD1(env.DB, batches, landedAtMs);
+    this.d1 = (merged, landedAtMs) => landInD1(env.DB, merged, landedAtMs);
     this.publish = (events) => publishEvents(env.CHANGES, events);
   }
 
@@ -145,10 +145,10 @@ export class LedgerWriter extends DurableObject<Env> {
     const landedAtMs = Date.now();
     let rowsWritten: number;
     try {
-      rowsWritten = await this.d1(taken, landedAtMs);
-      // Each event once, even if a retried flush brought it twice.
-      const events = new Map(taken.flatMap((w) => w.batch.events.map((e) => [`${e.sku}#${e.seq}`, e] as const)));
-      await this.publish([...events.values()]);
+      // Each movement and event once, even if a retried flush brought it twice.
+      const merged = mergeBatches(taken);
+      rowsWritten = await this.d1(merged, landedAtMs);
+      await this.publish(merged.events);
     } catch (error) {
       this.stats.failures += 1;
       for (const w of taken) w.reject(error);

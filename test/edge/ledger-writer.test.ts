@@ -75,7 +75,7 @@ describe("the ledger writer", () => {
   afterEach(async () => {
     await inWriter("any", (w) => {
       w.gatherMs = 0;
-      w.d1 = (batches, landedAtMs) => landInD1(env.DB, batches, landedAtMs);
+      w.d1 = (merged, landedAtMs) => landInD1(env.DB, merged, landedAtMs);
       w.publish = (events) => publishEvents(env.CHANGES, events);
     });
   });
@@ -218,13 +218,13 @@ describe("the ledger writer", () => {
     await inWriter(skus[0]!, (w) => {
       w.gatherMs = 30;
       const real = w.d1;
-      w.d1 = async (batches, landedAtMs) => {
+      w.d1 = async (merged, landedAtMs) => {
         const r = random();
         if (r < 0.3) {
           faults.fail += 1;
           throw new Error("injected: D1 unavailable");
         }
-        const rows = await real(batches, landedAtMs);
+        const rows = await real(merged, landedAtMs);
         if (r < 0.55) {
           faults.landThenFail += 1;
           throw new Error("injected: D1 timed out after writing");
@@ -241,7 +241,7 @@ describe("the ledger writer", () => {
       for (const sku of skus.filter(() => random() < 0.3)) expect((await audit(sku)).consistent).toBe(true);
     }
     expect(faults.fail + faults.landThenFail).toBeGreaterThan(0);
-    await inWriter(skus[0]!, (w) => (w.d1 = (batches, landedAtMs) => landInD1(env.DB, batches, landedAtMs)));
+    await inWriter(skus[0]!, (w) => (w.d1 = (merged, landedAtMs) => landInD1(env.DB, merged, landedAtMs)));
     for (const sku of skus) await flushUntilIdle(sku);
     for (const sku of skus) await expectLandedOnce(sku, ids.get(sku)!);
   });

@@ -7,9 +7,8 @@
  * Objects forget their clock, their sink and any planted bug when restarted, so the world sets
  * them again on each object before the next step that needs it.
  */
-import { abortAllDurableObjects, env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import type { LedgerSink } from "../../../edge/sku/ledger-sink";
-import { ledgerWriterShard, type LedgerWriter } from "../../../edge/sku/ledger-writer";
 import { flushRetryDelayMs, type PlantedBug, type SkuAuthority } from "../../../edge/sku/sku-authority";
 import { inSku, skuStub, token } from "../helpers";
 import { Lost, Network, type Answer, type FaultRates, type Wire } from "./network";
@@ -27,9 +26,6 @@ export interface LocationSpec {
 
 export type ObjectFaultKind = "restart" | "alarmAgain" | "sinkFail" | "sinkLandThenFail" | "sinkPublishFails" | "sinkHang" | "wipe" | "skew";
 
-/** How long the ledger writer gathers flushes during a run (ms). */
-const SIM_GATHER_MS = 0;
-
 export class World {
   nowMs = SIM_EPOCH_MS;
   readonly trace: string[] = [];
@@ -41,8 +37,6 @@ export class World {
   /** Opens a SKU's hanging sink; set from inside the object when a landing starts waiting. */
   readonly gates = new Map<string, () => void>();
   private readonly prepared = new Set<string>();
-  /** Whether the ledger writer has the run's gather window (a restart takes it). */
-  private writerPrepared = false;
   private readonly tokens = new Map<string, string>();
   step = 0;
   /** Holds granted in this run (the rest phase only runs the alarm to expire them when there are). */
@@ -111,13 +105,6 @@ export class World {
 
   /** Give every SKU object of the run its clock, its sink and the planted bug, where a restart took them. */
   async prepare(): Promise<void> {
-    if (!this.writerPrepared) {
-      // The suite's writer lands at once (vitest.config.ts); runs gather flushes for a moment, so
-      // that batches of several SKUs, and a SKU's retry next to its first attempt, land together.
-      const stub = env.LEDGER.get(env.LEDGER.idFromName(ledgerWriterShard(this.skus[0] ?? ""))) as unknown as DurableObjectStub;
-      await runInDurableObject(stub, (instance) => ((instance as unknown as LedgerWriter).gatherMs = SIM_GATHER_MS));
-      this.writerPrepared = true;
-    }
     for (const sku of this.skus) {
       if (this.prepared.has(sku)) continue;
       await inSku(sku, (instance) => {
@@ -139,7 +126,6 @@ export class World {
     this.hung.clear();
     this.gates.clear();
     this.prepared.clear();
-    this.writerPrepared = false;
     for (const sku of this.skus) this.sinkModes.set(sku, "ok");
   }
 
