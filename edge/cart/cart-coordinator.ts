@@ -47,6 +47,12 @@ interface Caller {
 
 const newRequestId = (): string => crypto.randomUUID().replaceAll("-", "").slice(0, 20);
 
+/** The order id of the cart made as `cartId` at `createdAtMs`: 20 hex digits of a SHA-256. */
+async function orderIdOf(cartId: string, createdAtMs: number): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${cartId}\n${createdAtMs}`));
+  return `ord_${[...new Uint8Array(digest).slice(0, 10)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 const notFound = (cartId: string): CartReply => ({ ok: false, problem: problem("cart_not_found", `cart ${cartId} does not exist`) });
 
 export class CartCoordinator extends DurableObject<Env> {
@@ -147,8 +153,10 @@ export class CartCoordinator extends DurableObject<Env> {
         // Expired holds are lines the shopper still wants: checkout tries to hold them again.
         const open = store.holds().filter((h) => h.wanted && (h.state === "active" || h.state === "expired"));
         if (open.length === 0) return { ok: false, problem: problem("cart_empty", `cart ${req.cartId} has no holds to check out`) };
-        const orderId = cart.orderId ?? `ord_${newRequestId()}`;
-        store.setOrderId(orderId);
+        // The cart's order id follows from the cart (its id and when it was made: a cart id taken
+        // again after its retention is another cart), so every attempt at this checkout uses the
+        // same one without writing it first. Carts made before kept a random one in order_id.
+        const orderId = cart.orderId ?? (await orderIdOf(req.cartId, cart.createdAtMs));
 
         const skus = [...new Set(open.map((h) => h.sku))];
         const oneSku = skus.length === 1 && skus[0] !== undefined ? await this.checkoutOneSku(store, requestId, orderId, skus[0], open) : null;

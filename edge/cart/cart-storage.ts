@@ -5,24 +5,36 @@
  * the view of one cart, which is all the coordinator ever works with.
  */
 import type { HoldState } from "../../ledger/rules/holds";
+import { ensureTable } from "../sqlite-tables";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS carts (
+// Every table is keyed by text and WITHOUT ROWID (edge/sqlite-tables.ts): a new cart or a new
+// line is one row written, not a row and its primary-key entry.
+const TABLES: readonly (readonly [name: string, create: string, indexes?: string])[] = [
+  [
+    "carts",
+    `CREATE TABLE IF NOT EXISTS carts (
   cart_id TEXT PRIMARY KEY, owner TEXT NOT NULL,
   state TEXT NOT NULL CHECK (state IN ('open','checked_out')), order_id TEXT, order_json TEXT, created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS carts_age ON carts (created_at);
-CREATE TABLE IF NOT EXISTS cart_holds (
+) WITHOUT ROWID`,
+    "CREATE INDEX IF NOT EXISTS carts_age ON carts (created_at)",
+  ],
+  [
+    "cart_holds",
+    `CREATE TABLE IF NOT EXISTS cart_holds (
   cart_id TEXT NOT NULL, hold_id TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, qty INTEGER NOT NULL,
   expires_at INTEGER NOT NULL, state TEXT NOT NULL, added_at INTEGER NOT NULL,
   wanted INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (cart_id, hold_id)
-);
-CREATE TABLE IF NOT EXISTS cart_idempotency (
+) WITHOUT ROWID`,
+  ],
+  [
+    "cart_idempotency",
+    `CREATE TABLE IF NOT EXISTS cart_idempotency (
   cart_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, reply TEXT, created_at INTEGER NOT NULL,
   PRIMARY KEY (cart_id, key)
-);
-`;
+) WITHOUT ROWID`,
+  ],
+];
 
 export interface CartRow {
   readonly cartId: string;
@@ -30,6 +42,7 @@ export interface CartRow {
   readonly state: "open" | "checked_out";
   readonly orderId: string | null;
   readonly order: unknown;
+  readonly createdAtMs: number;
 }
 
 export interface CartHold {
@@ -55,7 +68,7 @@ export interface IdempotencyRecord {
 
 export class CartStorage {
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(SCHEMA);
+    for (const [name, create, indexes] of TABLES) ensureTable(sql, name, create, { indexes });
   }
 
   of(cartId: string): CartRecords {
@@ -104,19 +117,15 @@ export class CartRecords {
 
   cart(): CartRow | undefined {
     const r = this.sql
-      .exec<{ cart_id: string; owner: string; state: CartRow["state"]; order_id: string | null; order_json: string | null }>("SELECT * FROM carts WHERE cart_id = ?", this.cartId)
+      .exec<{ cart_id: string; owner: string; state: CartRow["state"]; order_id: string | null; order_json: string | null; created_at: number }>("SELECT * FROM carts WHERE cart_id = ?", this.cartId)
       .toArray()[0];
     return r === undefined
       ? undefined
-      : { cartId: r.cart_id, owner: r.owner, state: r.state, orderId: r.order_id, order: r.order_json === null ? null : JSON.parse(r.order_json) };
+      : { cartId: r.cart_id, owner: r.owner, state: r.state, orderId: r.order_id, order: r.order_json === null ? null : JSON.parse(r.order_json), createdAtMs: r.created_at };
   }
 
   createCart(owner: string, nowMs: number): void {
     this.sql.exec("INSERT INTO carts (cart_id, owner, state, created_at) VALUES (?, ?, 'open', ?) ON CONFLICT DO NOTHING", this.cartId, owner, nowMs);
-  }
-
-  setOrderId(orderId: string): void {
-    this.sql.exec("UPDATE carts SET order_id = ? WHERE cart_id = ?", orderId, this.cartId);
   }
 
   checkOut(order: unknown): void {

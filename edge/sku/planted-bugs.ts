@@ -14,7 +14,7 @@ export type PlantedBug = "none" | "no-dedupe" | "outbox-outside-transaction" | "
  * writes back at the next flush (a later write, after an await: lost by a restart in between).
  */
 export class DeferredOutbox {
-  private rows: { id: string; body: string }[] = [];
+  private rows: { id: string; seq: number; body: string }[] = [];
 
   /** The outbox's highest seq now: what a change writes afterwards is above it. */
   mark(sql: SqlStorage): number {
@@ -23,14 +23,15 @@ export class DeferredOutbox {
 
   /** Take the rows written after `afterSeq` out of the outbox, to write them later. */
   takeAfter(sql: SqlStorage, afterSeq: number): void {
-    const rows = sql.exec<{ movement_id: string; body: string }>("SELECT movement_id, body FROM outbox WHERE seq > ? ORDER BY seq", afterSeq).toArray();
+    const rows = sql.exec<{ movement_id: string; seq: number; body: string }>("SELECT movement_id, seq, body FROM outbox WHERE seq > ? ORDER BY seq", afterSeq).toArray();
     sql.exec("DELETE FROM outbox WHERE seq > ?", afterSeq);
-    this.rows.push(...rows.map((r) => ({ id: r.movement_id, body: r.body })));
+    this.rows.push(...rows.map((r) => ({ id: r.movement_id, seq: r.seq, body: r.body })));
   }
 
   writeBack(sql: SqlStorage): void {
     const rows = this.rows;
     this.rows = [];
-    for (const row of rows) sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", row.id, row.body);
+    // Under the seqs they were given: the authority's numbering never hands those out again.
+    for (const row of rows) sql.exec("INSERT INTO outbox (movement_id, seq, body) VALUES (?, ?, ?)", row.id, row.seq, row.body);
   }
 }

@@ -18,24 +18,13 @@ import { applyMovement, type Movement } from "../../ledger/rules/movement";
 import { foldEvents, type StockEvent } from "../../ledger/rules/events";
 import { UNNAMED_LOT, type LotBalance } from "../../ledger/rules/lots";
 import type { Transfer } from "../../ledger/rules/transfers";
+import { ensureTable } from "../sqlite-tables";
 import type { DirectoryEntry } from "./directory";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (account TEXT PRIMARY KEY, balance INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS held (location TEXT PRIMARY KEY, qty INTEGER NOT NULL CHECK (qty >= 0));
-CREATE TABLE IF NOT EXISTS holds (
-  hold_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, location TEXT NOT NULL,
-  qty INTEGER NOT NULL CHECK (qty > 0), created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('active','committed','released','expired')), ended_at INTEGER
-);
--- Only active holds have a deadline that matters: a hold that ends leaves the index (one entry
--- written) instead of moving in it (two). Objects made before it had holds_due (state, expires_at).
-DROP INDEX IF EXISTS holds_due;
-CREATE INDEX IF NOT EXISTS holds_active_due ON holds (expires_at) WHERE state = 'active';
-CREATE TABLE IF NOT EXISTS outbox (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL
-);
 CREATE TABLE IF NOT EXISTS lots (
   account TEXT NOT NULL, lot TEXT NOT NULL, expires_on TEXT, qty INTEGER NOT NULL,
   PRIMARY KEY (account, lot)
@@ -60,6 +49,36 @@ CREATE TABLE IF NOT EXISTS dedupe (
 );
 CREATE INDEX IF NOT EXISTS dedupe_age ON dedupe (created_at);
 `;
+
+/**
+ * A hold is one row (WITHOUT ROWID, edge/sqlite-tables.ts) and, while active, one entry in
+ * holds_active_due. `short`: marked short by a store sale (see planShortfall).
+ */
+const HOLDS_TABLE = `
+CREATE TABLE IF NOT EXISTS holds (
+  hold_id TEXT PRIMARY KEY, cart_id TEXT NOT NULL, location TEXT NOT NULL,
+  qty INTEGER NOT NULL CHECK (qty > 0), created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active','committed','released','expired')), ended_at INTEGER,
+  short INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID`;
+// Only active holds have a deadline that matters: a hold that ends leaves the index (one entry
+// written) instead of moving in it (two). Objects made before it had holds_due (state, expires_at).
+const HOLDS_INDEXES = `
+DROP INDEX IF EXISTS holds_due;
+CREATE INDEX IF NOT EXISTS holds_active_due ON holds (expires_at) WHERE state = 'active';`;
+
+/**
+ * A movement waiting for the flush is one row, written once and deleted once: keyed by its id
+ * (WITHOUT ROWID), so recording the same movement twice still fails its transaction, with no
+ * separate unique index and no AUTOINCREMENT counter row (objects made before had
+ * `seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id UNIQUE`: five rows a movement, not two).
+ * `seq` orders the flush and is numbered by this object (`nextOutboxSeq`); the outbox holds only
+ * what has not landed yet, so reading it in seq order without an index is a short scan.
+ */
+const OUTBOX_TABLE = `
+CREATE TABLE IF NOT EXISTS outbox (
+  movement_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, body TEXT NOT NULL
+) WITHOUT ROWID`;
 
 type HoldRow = {
   hold_id: string;
@@ -111,13 +130,17 @@ export class SkuStorage {
   private earliestDeadlineAtLeast: number | undefined;
   /** Set by every write to the outbox tables; read and cleared by `takeOutboxWritten`. */
   private outboxWritten = false;
+  /**
+   * The seq of the next movement put in the outbox: above every row there, and never lower than
+   * one this instance has given out, so a flush in flight, which forgets up to the last seq it
+   * read, never forgets a movement recorded after it read. (A restart ends every flush in flight.)
+   */
+  private nextOutboxSeq: number;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
-    // Holds marked short by a store sale (see planShortfall); added to objects created before it.
-    if (!sql.exec<{ name: string }>("PRAGMA table_info(holds)").toArray().some((c) => c.name === "short")) {
-      sql.exec("ALTER TABLE holds ADD COLUMN short INTEGER NOT NULL DEFAULT 0");
-    }
+    ensureTable(sql, "holds", HOLDS_TABLE, { indexes: HOLDS_INDEXES });
+    ensureTable(sql, "outbox", OUTBOX_TABLE);
     // The high-water marks start from the records an object made before they existed.
     if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM terminal_hwm").one().n === 0) {
       sql.exec("INSERT INTO terminal_hwm (terminal_id, seq) SELECT terminal_id, MAX(seq) FROM terminal_ops GROUP BY terminal_id");
@@ -133,6 +156,7 @@ export class SkuStorage {
        WHERE (account LIKE 'loc:%' OR account LIKE 'transit:%') AND balance > 0 AND NOT EXISTS (SELECT 1 FROM lots)`,
     );
     this.eventsReadThrough = sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM event_outbox").one().s ?? 0;
+    this.nextOutboxSeq = (sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM outbox").one().s ?? 0) + 1;
   }
 
   meta(key: string): string | undefined {
@@ -340,7 +364,7 @@ export class SkuStorage {
         m.to, lot, m.expiresOn, m.qty,
       );
     }
-    this.sql.exec("INSERT INTO outbox (movement_id, body) VALUES (?, ?)", m.id, JSON.stringify(m));
+    this.sql.exec("INSERT INTO outbox (movement_id, seq, body) VALUES (?, ?, ?)", m.id, this.nextOutboxSeq++, JSON.stringify(m));
     this.outboxWritten = true;
   }
 
