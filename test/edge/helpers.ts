@@ -7,6 +7,7 @@ import { expect } from "vitest";
 import type { Role } from "../../edge/auth/auth";
 import type { CartCoordinator } from "../../edge/cart/cart-coordinator";
 import worker from "../../edge/index";
+import { ledgerWriterShard, type LedgerWriter } from "../../edge/sku/ledger-writer";
 import type { SkuAuthority } from "../../edge/sku/sku-authority";
 import { cartShard } from "../../edge/stubs";
 
@@ -143,6 +144,12 @@ export function inSku<R>(sku: string, fn: (instance: SkuAuthority, state: Durabl
 export function inCart<R>(cartId: string, fn: (instance: CartCoordinator, state: DurableObjectState) => R | Promise<R>): Promise<R> {
   const stub = env.CART.get(env.CART.idFromName(cartShard(cartId))) as unknown as DurableObjectStub;
   return runInDurableObject(stub, (instance, state) => fn(instance as unknown as CartCoordinator, state));
+}
+
+/** The ledger writer that lands `sku`'s flushes. */
+export function inWriter<R>(sku: string, fn: (writer: LedgerWriter) => R | Promise<R>): Promise<R> {
+  const stub = env.LEDGER.get(env.LEDGER.idFromName(ledgerWriterShard(sku))) as unknown as DurableObjectStub;
+  return runInDurableObject(stub, (instance) => fn(instance as unknown as LedgerWriter));
 }
 
 export const skuStub = (sku: string) => env.SKU.get(env.SKU.idFromName(sku));

@@ -13,7 +13,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { GATHER_MAX_MS, GATHER_MOVEMENTS, gatherWindowMs, LedgerWriter, ledgerWriterShard, takeBatch } from "../../edge/sku/ledger-writer";
 import { landInD1, publishEvents } from "../../edge/sku/ledger-sink";
-import { adminToken, call, catalog, fresh, inSku } from "./helpers";
+import { adminToken, call, catalog, fresh, inSku, inWriter } from "./helpers";
 import { flushUntilIdle, inspectSku, landedEvents, landedMovements, ledgerBalances, setSkuClock } from "./objects";
 import { rng, seedFrom } from "../support/seeded";
 
@@ -22,11 +22,6 @@ const T0 = Date.parse("2031-03-01T09:00:00.000Z");
 const W = "LWW1";
 
 const nonZero = (o: Readonly<Record<string, number>>): Record<string, number> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== 0));
-
-function inWriter<R>(sku: string, fn: (writer: LedgerWriter) => R | Promise<R>): Promise<R> {
-  const stub = env.LEDGER.get(env.LEDGER.idFromName(ledgerWriterShard(sku))) as unknown as DurableObjectStub;
-  return runInDurableObject(stub, (instance) => fn(instance as unknown as LedgerWriter));
-}
 
 /** A new SKU at W, its authority's clock frozen far ahead so that no alarm flushes by itself. */
 async function quietSku(prefix: string): Promise<string> {

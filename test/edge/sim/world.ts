@@ -9,8 +9,9 @@
  */
 import { abortAllDurableObjects, runDurableObjectAlarm } from "cloudflare:test";
 import type { LedgerSink } from "../../../edge/sku/ledger-sink";
+import type { LedgerWriter } from "../../../edge/sku/ledger-writer";
 import { flushRetryDelayMs, type PlantedBug, type SkuAuthority } from "../../../edge/sku/sku-authority";
-import { inSku, skuStub, token } from "../helpers";
+import { inSku, inWriter, skuStub, token } from "../helpers";
 import { Lost, Network, type Answer, type FaultRates, type Wire } from "./network";
 
 /** What the ledger sink of one SKU does at the moment. */
@@ -105,6 +106,7 @@ export class World {
 
   /** Give every SKU object of the run its clock, its sink and the planted bug, where a restart took them. */
   async prepare(): Promise<void> {
+    await this.prepareWriter();
     for (const sku of this.skus) {
       if (this.prepared.has(sku)) continue;
       await inSku(sku, (instance) => {
@@ -116,6 +118,26 @@ export class World {
       });
       this.prepared.add(sku);
     }
+  }
+
+  /**
+   * The ledger writer publishes the events of what it landed to the real Queue: a SKU in
+   * "publish-fails" makes the publish of any D1 batch carrying its events fail there, after D1 was
+   * written (every flush of that batch fails back to its authority, whatever its SKU).
+   */
+  private async prepareWriter(): Promise<void> {
+    const first = this.skus[0];
+    if (first === undefined || this.prepared.has(WRITER)) return;
+    // One writer serves every SKU (LEDGER_WRITER_SHARDS = 1); a run's SKUs all reach it.
+    await inWriter(first, (instance) => {
+      const real = realPublishes.get(instance) ?? instance.publish;
+      instance.publish = async (events) => {
+        if (events.some((e) => this.sinkModes.get(e.sku) === "publish-fails")) throw new Error("injected: queue unavailable");
+        await real(events);
+      };
+      realPublishes.set(instance, real);
+    });
+    this.prepared.add(WRITER);
   }
 
   /** Every object restarts; whatever waited on a hanging sink is gone with it. */
@@ -203,15 +225,19 @@ export class World {
         if (mode === "land-then-fail") throw new Error("injected: D1 timed out after writing");
         return out;
       },
-      async publish(events) {
-        if (world.sinkModes.get(sku) === "publish-fails") throw new Error("injected: queue unavailable");
-        await real.publish(events);
-      },
+      // "publish-fails" is the writer's (prepareWriter): the authority's own publish is a no-op there.
+      publish: (events) => real.publish(events),
     };
     realSinks.set(faulty, real);
     return faulty;
   }
 }
+
+/** What `prepared` calls the ledger writer (SKU names never start with a space). */
+const WRITER = " ledger writer";
+
+/** The writer's real publish behind the run's faults. */
+const realPublishes = new WeakMap<LedgerWriter, LedgerWriter["publish"]>();
 
 /** The real sink behind each faulty one, so that preparing an object twice does not stack faults. */
 const realSinks = new WeakMap<LedgerSink, LedgerSink>();
