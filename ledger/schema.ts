@@ -43,15 +43,18 @@ export const skus = sqliteTable(
 
 /**
  * The ledger: every movement, double-entry, landed exactly once from the SKU authorities' outboxes.
- * `id` is the authority's stable movement id, so landing a movement twice inserts nothing, and the
- * flush moves `balances` only by the movements of its batch not yet here (I3, I4). A table
- * WITHOUT ROWID since migration 0006 (drizzle has no word for it): a movement is one row and one
- * index entry. Times are ms since epoch.
+ * Keyed by (sku, occurred_at, id): `id` is the authority's stable movement id, and a movement
+ * handed over again comes from the same outbox row with the same SKU and time, so landing it twice
+ * inserts nothing, and the flush moves `balances` only by the movements of its batch not yet here
+ * (I3, I4). WITHOUT ROWID (migration 0007; drizzle has no word for it): a movement is one row,
+ * stored in SKU and time order, which is how a count's report reads them (one range per SKU);
+ * there is no other index to write. Whoever asks whether a movement landed knows all three (the
+ * outbox holds the movement). Times are ms since epoch.
  */
 export const movements = sqliteTable(
   "movements",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     sku: text("sku").notNull(),
     fromAccount: text("from_account").notNull(),
     toAccount: text("to_account").notNull(),
@@ -65,7 +68,7 @@ export const movements = sqliteTable(
     lot: text("lot"),
     expiresOn: text("expires_on"),
   },
-  (t) => [index("movements_sku_occurred").on(t.sku, t.occurredAt), check("movements_qty_positive", sql`${t.qty} > 0`), check("movements_two_accounts", sql`${t.fromAccount} <> ${t.toAccount}`)],
+  (t) => [primaryKey({ columns: [t.sku, t.occurredAt, t.id] }), check("movements_qty_positive", sql`${t.qty} > 0`), check("movements_two_accounts", sql`${t.fromAccount} <> ${t.toAccount}`)],
 );
 
 /** Balance of every (SKU, account), one upsert per account per flush (edge/sku/ledger-sink.ts). Per SKU they sum to zero (I4). */

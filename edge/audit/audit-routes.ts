@@ -3,35 +3,25 @@
  * movements still waiting in the authority's outbox must equal the authority's balances, account
  * by account, and each side must sum to zero (I4). Consistent at any moment, not only once quiet.
  */
-import { eq, inArray } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import { applyMovement } from "../../ledger/rules/movement";
 import { locationOf } from "../../ledger/rules/ids";
-import { balances, movements } from "../../ledger/schema";
+import { balances } from "../../ledger/schema";
 
 import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
 import { ProblemError } from "../http/problem";
 import { Id, params } from "../http/validate";
+import { landedMovementIds } from "../sku/ledger-sink";
 import { skuAuthority } from "../stubs";
 
 const nonZero = (m: ReadonlyMap<string, number>): Record<string, number> =>
   Object.fromEntries([...m].filter(([, v]) => v !== 0).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 const sum = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
-
-/** Which of these movement ids are already in the ledger. */
-async function landedIds(db: D1Database, ids: readonly string[]): Promise<Set<string>> {
-  const found = new Set<string>();
-  for (let i = 0; i < ids.length; i += 90) {
-    const chunk = ids.slice(i, i + 90);
-    const rows = await drizzle(db).select({ id: movements.id }).from(movements).where(inArray(movements.id, chunk)).all();
-    for (const r of rows) found.add(r.id);
-  }
-  return found;
-}
 
 function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
@@ -49,7 +39,7 @@ export const auditRoutes = new Hono<AppEnv>().get("/audit/skus/:sku", allowed("G
   const authority = new Map(Object.entries(view.balances));
   // A movement can be in both places: landed by a flush whose answer was lost, still in the outbox
   // until the retry. It counts once.
-  const landed = await landedIds(c.env.DB, view.unflushed.map((m) => m.id));
+  const landed = await landedMovementIds(c.env.DB, view.unflushed);
   const expected = new Map(ledger);
   for (const m of view.unflushed) if (!landed.has(m.id)) applyMovement(expected, m);
   const agree = JSON.stringify(nonZero(expected)) === JSON.stringify(nonZero(authority));

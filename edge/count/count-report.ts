@@ -6,7 +6,7 @@
  *               − what landed movements with occurredAt after the start did to the location
  *               + what movements still in the authority's outbox, occurredAt at or before the start, do to it.
  *
- * Only movements after the start are read (the `movements_sku_occurred` index, one range per SKU),
+ * Only movements after the start are read (the movements' key begins with (sku, occurred_at): one range per SKU),
  * never the whole ledger. The outbox part asks only the authorities the outbox registry lists
  * (edge/sku/outbox-registry.ts): an authority joins it before it commits a movement and leaves
  * only once its outbox has been empty for a while, so an unlisted SKU has all its acknowledged
@@ -19,6 +19,7 @@
 import { effectAsOf, isPendingTerminal } from "../../ledger/rules/count-sheet";
 import type { Movement } from "../../ledger/rules/movement";
 import type { Env } from "../env";
+import { landedMovementIds } from "../sku/ledger-sink";
 import { registryShard } from "../sku/outbox-registry";
 import { chunks } from "../chunks";
 import { countSession, outboxRegistryShard } from "../stubs";
@@ -72,11 +73,7 @@ export async function expectedAt(env: Env, countId: string, location: string, sk
     for (const r of after?.results ?? []) expected.set(r.sku, (expected.get(r.sku) ?? 0) - r.n);
   }
   if (pending.length > 0) {
-    const landed = new Set<string>();
-    for (const part of chunks(pending.map((m) => m.id), JSON_SKUS_MAX)) {
-      const rows = await env.DB.prepare("SELECT id FROM movements WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(part)).all<{ id: string }>();
-      for (const r of rows.results) landed.add(r.id);
-    }
+    const landed = await landedMovementIds(env.DB, pending as Movement[]);
     for (const m of pending as Movement[]) if (!landed.has(m.id)) expected.set(m.sku, (expected.get(m.sku) ?? 0) + effectAsOf(m, account, startedAtMs));
   }
   return expected;

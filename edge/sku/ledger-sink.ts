@@ -6,8 +6,8 @@
  * single transaction) of at most five statements, whatever the batch's size or how many SKUs it
  * carries, each reading the batch as one JSON parameter (`json_each`):
  *  1. balances: one upsert per (SKU, account) the batch touches, by the sum of the batch's
- *     movements that the ledger does not hold yet (looked up by id before they are inserted);
- *  2. movements: INSERT OR IGNORE on their id;
+ *     movements that the ledger does not hold yet (looked up by key before they are inserted);
+ *  2. movements: INSERT OR IGNORE on their key (sku, occurred_at, id);
  *  3. events: those above their SKU's cursor (`ledger_cursors.event_seq`), in seq order;
  *  4. the cursors raised to the highest seq of the batch;
  *  5. transfers upserted.
@@ -57,10 +57,10 @@ const BALANCES = `
 INSERT INTO balances (sku, account, balance)
 SELECT sku, account, SUM(delta) FROM (
   SELECT json_extract(j.value, '$[1]') AS sku, json_extract(j.value, '$[2]') AS account, -json_extract(j.value, '$[4]') AS delta
-    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.id = json_extract(j.value, '$[0]'))
+    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.sku = json_extract(j.value, '$[1]') AND m.occurred_at = json_extract(j.value, '$[5]') AND m.id = json_extract(j.value, '$[0]'))
   UNION ALL
   SELECT json_extract(j.value, '$[1]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')
-    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.id = json_extract(j.value, '$[0]'))
+    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.sku = json_extract(j.value, '$[1]') AND m.occurred_at = json_extract(j.value, '$[5]') AND m.id = json_extract(j.value, '$[0]'))
 ) WHERE true GROUP BY sku, account
 ON CONFLICT (sku, account) DO UPDATE SET balance = balance + excluded.balance`;
 
@@ -136,6 +136,26 @@ export async function landInD1(db: D1Database, { movements, events, transfers }:
   if (statements.length === 0) return 0;
   const results = await db.batch(statements);
   return results.reduce((n, r) => n + (r.meta.rows_written ?? 0), 0);
+}
+
+const LANDED_CHUNK = 500;
+
+/**
+ * Which of these movements the ledger holds, by id: each looked up by its whole key
+ * (sku, occurred_at, id), which the caller has because it has the movement (an outbox row).
+ */
+export async function landedMovementIds(db: D1Database, movements: readonly Movement[]): Promise<Set<string>> {
+  const landed = new Set<string>();
+  for (const part of chunks(movements, LANDED_CHUNK)) {
+    const rows = await db
+      .prepare(
+        "SELECT m.id AS id FROM json_each(?1) j CROSS JOIN movements m ON m.sku = json_extract(j.value, '$[0]') AND m.occurred_at = json_extract(j.value, '$[1]') AND m.id = json_extract(j.value, '$[2]')",
+      )
+      .bind(JSON.stringify(part.map((m) => [m.sku, m.occurredAtMs, m.id])))
+      .all<{ id: string }>();
+    for (const r of rows.results) landed.add(r.id);
+  }
+  return landed;
 }
 
 /** Send events to the changefeed Queue, in the Queue's batches. */
