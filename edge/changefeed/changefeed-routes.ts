@@ -1,7 +1,8 @@
 /**
  * The changefeed's pull side, for other services (and admins): `GET /v1/changes` pages through the
- * ledger's `events` table by `position`, the order in which flushes landed them, and
- * `GET /v1/sold-out` lists the sold-out index the queue consumer keeps. The events table is the
+ * ledger's events by `position`, the order in which flushes landed them (their pages:
+ * edge/changefeed/event-pages.ts), and `GET /v1/sold-out` lists the sold-out index the queue
+ * consumer keeps. The ledger's events are the
  * source of truth (I5): a consumer that lost queue messages, or starts fresh, reads them here.
  * Wire format and guarantees: docs/changefeed.md.
  */
@@ -10,7 +11,8 @@ import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { StockEvent } from "../../ledger/rules/events";
-import { events, soldOut } from "../../ledger/schema";
+import { soldOut } from "../../ledger/schema";
+import { eventsAfter } from "./event-pages";
 
 import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
@@ -43,13 +45,7 @@ const SoldOutQuery = z.strictObject({
 export const changefeedRoutes = new Hono<AppEnv>()
   .get("/changes", allowed("GET /v1/changes"), query(ChangesQuery), async (c) => {
     const { after, limit } = c.req.valid("query");
-    const rows = await drizzle(c.env.DB)
-      .select({ position: events.position, body: events.body })
-      .from(events)
-      .where(gt(events.position, after))
-      .orderBy(asc(events.position))
-      .limit(limit)
-      .all();
+    const rows = await eventsAfter(c.env.DB, after, limit);
     // Bodies are what the authority flushed: the StockEvent as JSON, passed on unchanged.
     const page: StockEvent[] = rows.map((r) => JSON.parse(r.body) as StockEvent);
     return c.json({ events: page, next: rows.at(-1)?.position ?? after });

@@ -13,6 +13,7 @@ import { principalOf } from "../auth/auth";
 import type { AppEnv } from "../http/app-env";
 import { problem, ProblemError } from "../http/problem";
 import { Id, params } from "../http/validate";
+import { LOCATION_EVENTS_SINCE } from "../changefeed/event-pages";
 
 /** A terminal that has not synced for this long is flagged stale. */
 export const STALE_AFTER_MS = 15 * 60_000;
@@ -36,11 +37,11 @@ overviewRoutes.get("/regions/:regionId/overview", allowed("GET /v1/regions/:regi
   for (const s of stores) {
     const [terminals, shortfalls, counts, soldOut, conflicts] = await c.env.DB.batch<Record<string, unknown>>([
       c.env.DB.prepare("SELECT id, last_sync_at, last_seq FROM terminals WHERE store_id = ? ORDER BY id").bind(s.id),
-      c.env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE location = ? AND type = 'hold.shortfall' AND json_extract(body, '$.recordedAt') >= ?").bind(s.id, new Date(nowMs - SHORTFALL_WINDOW_MS).toISOString()),
+      c.env.DB.prepare(`SELECT COUNT(*) AS n FROM ${LOCATION_EVENTS_SINCE} WHERE type = 'hold.shortfall'`).bind(s.id, new Date(nowMs - SHORTFALL_WINDOW_MS).toISOString()),
       c.env.DB.prepare("SELECT id, state, started_at, abs_variance FROM counts WHERE location = ? AND (state <> 'approved' OR approved_at >= ?) ORDER BY started_at DESC LIMIT ?").bind(s.id, nowMs - 7 * 24 * 3600_000, COUNTS_LISTED_MAX),
       c.env.DB.prepare("SELECT sku FROM balances WHERE account = ? AND balance <= 0 ORDER BY sku LIMIT ?").bind(`loc:${s.id}`, SOLD_OUT_LISTED_MAX),
       c.env.DB.prepare(
-        "SELECT sku, json_extract(body, '$.conflict') AS conflict, json_extract(body, '$.recordedAt') AS at FROM events WHERE location = ? AND type = 'terminal.seq_conflict' AND json_extract(body, '$.recordedAt') >= ? ORDER BY position DESC LIMIT ?",
+        `SELECT sku, json_extract(body, '$.conflict') AS conflict, recorded_at AS at FROM ${LOCATION_EVENTS_SINCE} WHERE type = 'terminal.seq_conflict' ORDER BY position DESC LIMIT ?3`,
       ).bind(s.id, new Date(nowMs - SEQ_CONFLICT_WINDOW_MS).toISOString(), SEQ_CONFLICTS_LISTED_MAX),
     ]);
     const countRows = (counts?.results ?? []) as { id: string; state: string; started_at: number; abs_variance: number | null }[];

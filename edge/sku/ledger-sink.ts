@@ -3,17 +3,19 @@
  *
  * An authority hands its flush to the ledger writer (edge/sku/ledger-writer.ts), which gathers the
  * flushes of many SKUs and merges them (`mergeBatches`) into one D1 batch (`landInD1`). `landInD1` writes one D1 `batch()` (a
- * single transaction) of at most five statements, whatever the batch's size or how many SKUs it
+ * single transaction) of at most six statements, whatever the batch's size or how many SKUs it
  * carries, each reading the batch as one JSON parameter (`json_each`):
- *  1. balances: one upsert per (SKU, account) the batch touches, by the sum of the batch's
- *     movements that the ledger does not hold yet (looked up by key before they are inserted);
- *  2. movements: INSERT OR IGNORE on their key (sku, occurred_at, id);
- *  3. events: those above their SKU's cursor (`ledger_cursors.event_seq`), in seq order;
- *  4. the cursors raised to the highest seq of the batch;
+ *  1. one event page: the batch's events above their SKU's cursor (`ledger_skus.event_seq`), in
+ *     (SKU, seq) order, at the positions after the last page's;
+ *  2. that page's entry for each location its events are at;
+ *  3. one `ledger_skus` row per SKU the batch touches: its balances moved by the sum of the batch's
+ *     movements that the ledger does not hold yet (looked up by key before they are inserted), and
+ *     its cursor raised to the batch's highest seq;
+ *  4. movements: INSERT OR IGNORE on their key (sku, occurred_at, id);
  *  5. transfers upserted.
+ * So a batch writes one row per movement, one per SKU, and two or three per page (migration 0008).
  * Landing the same batch twice, or a longer batch that starts with one already landed, changes
- * nothing that has landed (I3, I4): that is what lets balances be summed per batch instead of a
- * trigger's two upserts per movement. `publish` sends the events to the Queue after they are in
+ * nothing that has landed (I3, I4). `publish` sends the events to the Queue after they are in
  * D1, so the Queue never carries an event the ledger lacks; it may carry one twice (I5: at least
  * once, stable ids).
  *
@@ -52,36 +54,54 @@ export interface SkuBatch {
 
 const QUEUE_BATCH_MAX = 100;
 
+// Events as JSON arrays: [sku, seq, location, event]; an event lands if its seq is above its SKU's cursor.
+const ABOVE_CURSOR = "json_extract(j.value, '$[1]') > COALESCE((SELECT l.event_seq FROM ledger_skus l WHERE l.sku = json_extract(j.value, '$[0]')), 0)";
+const LAST_PAGE = "SELECT first_position FROM event_pages ORDER BY first_position DESC LIMIT 1";
+
+const EVENT_PAGE = `
+INSERT INTO event_pages (first_position, count, landed_at, events)
+SELECT COALESCE((SELECT first_position + count FROM event_pages ORDER BY first_position DESC LIMIT 1), 1), n, ?2, events FROM (
+  SELECT COUNT(*) AS n, json_group_array(json(json_extract(j.value, '$[3]'))) AS events FROM json_each(?1) j WHERE ${ABOVE_CURSOR}
+) WHERE n > 0`;
+
+const PAGE_LOCATIONS = `
+INSERT INTO event_page_locations (location, first_position, landed_at)
+SELECT DISTINCT json_extract(j.value, '$[2]'), (${LAST_PAGE}), ?2 FROM json_each(?1) j
+WHERE json_extract(j.value, '$[2]') IS NOT NULL AND ${ABOVE_CURSOR}`;
+
 // Movements as JSON arrays: [id, sku, from, to, qty, occurredAt, recordedAt, source, ref, lot, expiresOn].
-const BALANCES = `
-INSERT INTO balances (sku, account, balance)
-SELECT sku, account, SUM(delta) FROM (
-  SELECT json_extract(j.value, '$[1]') AS sku, json_extract(j.value, '$[2]') AS account, -json_extract(j.value, '$[4]') AS delta
-    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.sku = json_extract(j.value, '$[1]') AND m.occurred_at = json_extract(j.value, '$[5]') AND m.id = json_extract(j.value, '$[0]'))
-  UNION ALL
-  SELECT json_extract(j.value, '$[1]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]')
-    FROM json_each(?1) j WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.sku = json_extract(j.value, '$[1]') AND m.occurred_at = json_extract(j.value, '$[5]') AND m.id = json_extract(j.value, '$[0]'))
-) WHERE true GROUP BY sku, account
-ON CONFLICT (sku, account) DO UPDATE SET balance = balance + excluded.balance`;
+// ?1 the movements, ?2 the events. The balances of a SKU row are a JSON object by account; an
+// existing row takes the sum of both objects, account by account.
+const LEDGER_SKUS = `
+WITH fresh AS (
+  SELECT j.value AS v FROM json_each(?1) j
+  WHERE NOT EXISTS (SELECT 1 FROM movements m WHERE m.sku = json_extract(j.value, '$[1]') AND m.occurred_at = json_extract(j.value, '$[5]') AND m.id = json_extract(j.value, '$[0]'))
+), deltas AS (
+  SELECT sku, account, SUM(delta) AS delta FROM (
+    SELECT json_extract(v, '$[1]') AS sku, json_extract(v, '$[2]') AS account, -json_extract(v, '$[4]') AS delta FROM fresh
+    UNION ALL
+    SELECT json_extract(v, '$[1]'), json_extract(v, '$[3]'), json_extract(v, '$[4]') FROM fresh
+  ) GROUP BY sku, account
+), seqs AS (
+  SELECT json_extract(value, '$[0]') AS sku, MAX(json_extract(value, '$[1]')) AS seq FROM json_each(?2) GROUP BY 1
+), touched AS (
+  SELECT sku FROM deltas UNION SELECT sku FROM seqs
+)
+INSERT INTO ledger_skus (sku, event_seq, balances)
+SELECT t.sku, COALESCE((SELECT s.seq FROM seqs s WHERE s.sku = t.sku), 0), COALESCE((SELECT json_group_object(d.account, d.delta) FROM deltas d WHERE d.sku = t.sku), '{}')
+FROM touched t WHERE true
+ON CONFLICT (sku) DO UPDATE SET
+  event_seq = MAX(event_seq, excluded.event_seq),
+  balances = (SELECT json_group_object(key, total) FROM (
+    SELECT key, SUM(value) AS total FROM (SELECT key, value FROM json_each(ledger_skus.balances) UNION ALL SELECT key, value FROM json_each(excluded.balances)) GROUP BY key
+  ))
+WHERE excluded.balances <> '{}' OR excluded.event_seq > ledger_skus.event_seq`;
 
 const MOVEMENTS = `
 INSERT OR IGNORE INTO movements (id, sku, from_account, to_account, qty, occurred_at, recorded_at, landed_at, source, ref, lot, expires_on)
 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),
        json_extract(value, '$[5]'), json_extract(value, '$[6]'), ?2, json_extract(value, '$[7]'), json_extract(value, '$[8]'), json_extract(value, '$[9]'), json_extract(value, '$[10]')
 FROM json_each(?1)`;
-
-// Events as JSON arrays: [id, sku, seq, type, location, body].
-const EVENTS = `
-INSERT INTO events (id, sku, seq, type, location, body)
-SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'), json_extract(j.value, '$[5]')
-FROM json_each(?1) j
-WHERE json_extract(j.value, '$[2]') > COALESCE((SELECT c.event_seq FROM ledger_cursors c WHERE c.sku = json_extract(j.value, '$[1]')), 0)
-ORDER BY json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]')`;
-
-const CURSORS = `
-INSERT INTO ledger_cursors (sku, event_seq)
-SELECT json_extract(value, '$[1]'), MAX(json_extract(value, '$[2]')) FROM json_each(?1) WHERE true GROUP BY 1
-ON CONFLICT (sku) DO UPDATE SET event_seq = MAX(event_seq, excluded.event_seq)`;
 
 // Transfers as JSON arrays: [id, sku, from, to, qty, state, received, lost, createdAt].
 const TRANSFERS = `
@@ -121,14 +141,15 @@ export function mergeBatches(batches: readonly SkuBatch[]): MergedBatch {
 /** Land a merged batch in one D1 batch; the rows written. */
 export async function landInD1(db: D1Database, { movements, events, transfers }: MergedBatch, landedAtMs: number): Promise<number> {
   const statements: D1PreparedStatement[] = [];
-  if (movements.length > 0) {
-    const json = JSON.stringify(movements.map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
-    statements.push(db.prepare(BALANCES).bind(json), db.prepare(MOVEMENTS).bind(json, landedAtMs));
-  }
-  if (events.length > 0) {
-    const json = JSON.stringify(events.map((e) => [e.id, e.sku, e.seq, e.type, e.location, JSON.stringify(e)]));
-    statements.push(db.prepare(EVENTS).bind(json), db.prepare(CURSORS).bind(json));
-  }
+  // A SKU's events in seq order, so that positions follow seqs (I5).
+  const ordered = [...events].sort((x, y) => (x.sku === y.sku ? x.seq - y.seq : x.sku < y.sku ? -1 : 1));
+  const eventsJson = JSON.stringify(ordered.map((e) => [e.sku, e.seq, e.location, e]));
+  const movementsJson = JSON.stringify(movements.map((m) => [m.id, m.sku, m.from, m.to, m.qty, m.occurredAtMs, m.recordedAtMs, m.source, m.ref, m.lot, m.expiresOn]));
+  // Pages first: they read the cursors that the SKU rows then raise; SKU rows before movements:
+  // they sum the movements not yet in.
+  if (events.length > 0) statements.push(db.prepare(EVENT_PAGE).bind(eventsJson, landedAtMs), db.prepare(PAGE_LOCATIONS).bind(eventsJson, landedAtMs));
+  if (events.length > 0 || movements.length > 0) statements.push(db.prepare(LEDGER_SKUS).bind(movementsJson, eventsJson));
+  if (movements.length > 0) statements.push(db.prepare(MOVEMENTS).bind(movementsJson, landedAtMs));
   if (transfers.length > 0) {
     const json = JSON.stringify(transfers.map(({ sku, t }) => [t.transferId, sku, t.from, t.to, t.qty, t.state, t.received, t.lost, t.createdAtMs]));
     statements.push(db.prepare(TRANSFERS).bind(json));

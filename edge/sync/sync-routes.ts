@@ -5,13 +5,14 @@
  * keeping each terminal's order, and every SKU's authority applies its ops once by
  * (terminalId, seq). Results come back in op order. The terminal's last sync is recorded in D1.
  */
-import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { StockEvent } from "../../ledger/rules/events";
 import type { TerminalOp } from "../../ledger/rules/terminal-ops";
-import { events, terminals } from "../../ledger/schema";
+import { terminals } from "../../ledger/schema";
+import { eventsAfter } from "../changefeed/event-pages";
 import { principalOf } from "../auth/auth";
 import { allowed } from "../auth/access";
 import type { AppEnv } from "../http/app-env";
@@ -97,13 +98,7 @@ export const syncRoutes = new Hono<AppEnv>()
     const p = principalOf(c, ["terminal"]);
     const { since, limit, incarnation } = c.req.valid("query");
     const after = Number(since ?? "0");
-    const rows = await drizzle(c.env.DB)
-      .select({ position: events.position, body: events.body })
-      .from(events)
-      .where(and(eq(events.location, p.store ?? ""), gt(events.position, after)))
-      .orderBy(asc(events.position))
-      .limit(limit + 1)
-      .all();
+    const rows = await eventsAfter(c.env.DB, after, limit + 1, p.store ?? "");
     const page = rows.slice(0, limit);
     // The latest state of each SKU in the page; older states of the same SKU are superseded. A
     // SKU's events come in its own order, which follows the terminal's seqs for that SKU, so the

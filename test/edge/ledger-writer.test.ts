@@ -122,6 +122,9 @@ describe("the ledger writer", () => {
     expect(after.flushes - before.flushes).toBe(skus.length);
     expect(after.movements - before.movements).toBe(GATHER_MOVEMENTS);
     expect(after.failures).toBe(before.failures);
+    // Per movement its row; per SKU one ledger row (balances and cursor); per batch one page of
+    // events and its location entry.
+    expect(after.rowsWritten - before.rowsWritten).toBeLessThanOrEqual(GATHER_MOVEMENTS + skus.length + 2);
 
     let shares = 0;
     for (const sku of skus) {
@@ -132,6 +135,34 @@ describe("the ledger writer", () => {
     }
     // Each SKU counts its share of the batch: together, the one D1 batch.
     expect(shares).toBeCloseTo(1, 2);
+  });
+
+  it("writes at most two D1 rows per movement when each of a hundred SKUs brings one, and their events share one page", async () => {
+    await catalog({ locations: [{ id: W }] });
+    const skus: string[] = [];
+    for (let i = 0; i < GATHER_MOVEMENTS; i++) {
+      const sku = await quietSku("GP");
+      skus.push(sku);
+      await receipt(sku, 1);
+    }
+    await inWriter(skus[0]!, (w) => (w.gatherMs = 60_000));
+    const before = await inWriter(skus[0]!, (w) => w.writerStats());
+    const pagesBefore = (await env.DB.prepare("SELECT COUNT(*) AS n FROM event_pages").first<{ n: number }>())!.n;
+    expect(await Promise.all(skus.map((sku) => flush(sku)))).toEqual(skus.map(() => "idle"));
+    const after = await inWriter(skus[0]!, (w) => w.writerStats());
+    expect(after.batches - before.batches).toBe(1);
+    const movements = after.movements - before.movements;
+    const rows = after.rowsWritten - before.rowsWritten;
+    console.log(`D1 rows for one D1 batch of ${movements} movements of ${skus.length} SKUs: ${rows}`);
+    // Each movement its row and its SKU's ledger row; the batch one page and one location entry.
+    expect(movements).toBe(GATHER_MOVEMENTS);
+    expect(rows).toBeLessThanOrEqual(2 * movements + 2);
+    expect((await env.DB.prepare("SELECT COUNT(*) AS n FROM event_pages").first<{ n: number }>())!.n).toBe(pagesBefore + 1);
+    for (const sku of skus.slice(0, 5)) {
+      expect(await ledgerBalances(sku)).toEqual({ supplier: -1, [`loc:${W}`]: 1 });
+      // The receipt's stock.changed and the SKU's first sku.back_in_stock, once each.
+      expect((await landedEvents(sku)).map((e) => e.seq)).toEqual([1, 2]);
+    }
   });
 
   it("lands what waits once the oldest flush has waited its window, however little it is", async () => {
