@@ -19,6 +19,9 @@ export default defineConfig({
             main: "./edge/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              // The ledger's own DB, and a second, empty one where a test applies the migrations in
+              // steps to check an upgrade over rows already there (test/edge/ledger-upgrade.test.ts).
+              d1Databases: { DB: "00000000-0000-4000-8000-000000000000", UPGRADE_DB: "upgrade" },
               // SEED replays a randomized test inside workerd, where process.env does not reach.
               bindings: { AUTH_SECRET: "test-secret-0123456789abcdef0123456789abcdef", TEST_MIGRATIONS: migrations, TEST_SEED: process.env.SEED ?? "",
                 // The seeded simulation (test/edge/sim/): how many runs, or one seed to replay, and its steps.

@@ -10,6 +10,8 @@ declare namespace Cloudflare {
     readonly LEDGER: WorkerEnv["LEDGER"];
     readonly LEDGER_GATHER_MS?: string;
     readonly DB: WorkerEnv["DB"];
+    /** An empty D1 for upgrade tests (vitest.config.ts). */
+    readonly UPGRADE_DB: WorkerEnv["DB"];
     readonly CHANGES: WorkerEnv["CHANGES"];
     readonly AUTH_SECRET: string;
     readonly TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];

@@ -3,7 +3,7 @@
  *
  * An authority hands its flush to the ledger writer (edge/sku/ledger-writer.ts), which gathers the
  * flushes of many SKUs and merges them (`mergeBatches`) into one D1 batch (`landInD1`). `landInD1` writes one D1 `batch()` (a
- * single transaction) of at most six statements, whatever the batch's size or how many SKUs it
+ * single transaction) of at most five statements, whatever the batch's size or how many SKUs it
  * carries, each reading the batch as one JSON parameter (`json_each`):
  *  1. one event page: the batch's events above their SKU's cursor (`ledger_skus.event_seq`), in
  *     (SKU, seq) order, at the positions after the last page's;
